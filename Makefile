@@ -1,0 +1,51 @@
+# Every target sets itself up: the first run creates .venv and installs the pinned dependencies
+# (constraints.txt); later runs reuse it until pyproject.toml or constraints.txt change.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARCHIVE ?= archive
+SINCE ?=
+UNTIL ?=
+OUTLETS ?=
+ARGS ?=
+
+.PHONY: setup demo crawl test lint bench lock clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip check
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/newsarchive demo --archive $(ARCHIVE) $(ARGS)
+
+crawl: $(STAMP)
+	$(BIN)/newsarchive crawl $(OUTLETS) --archive $(ARCHIVE) $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+# Re-resolve the pinned versions (maintainers only; needs the package registry).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	.venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e ' > constraints.txt
+	rm -rf .venv-lock
+
+clean-venv:
+	rm -rf $(VENV)

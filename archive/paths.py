@@ -1,0 +1,101 @@
+"""Where things live under an archive root, and the small naming rules that keep names unique and safe.
+
+Every path handed out here is relative to the archive root and uses forward slashes, so the same string
+works as a local path and as an object-store key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+
+OPEN_SUFFIX = ".open"
+WARC_DIR = "warc"
+ARTICLES_DIR = "articles"
+RUNS_DIR = "runs"
+MANIFEST_NAME = "manifest.json"
+
+JST = timezone(timedelta(hours=9), "JST")
+UNKNOWN_DATE = "unknown"
+
+_UNSAFE_HOST = re.compile(r"[^A-Za-z0-9.-]+")
+# Outlet and prefix names become path components: no separators, no dot-dot, nothing a shell would mangle.
+_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def safe_component(value: str, what: str) -> str:
+    if not _SAFE_COMPONENT.match(value) or ".." in value:
+        raise ValueError(f"{what} {value!r} is not usable in a file name (letters, digits, '_', '.', '-')")
+    return value
+
+
+def hostname() -> str:
+    """This machine's name, reduced to characters that are safe in a file name."""
+    return _UNSAFE_HOST.sub("-", socket.gethostname()).strip("-.") or "host"
+
+
+def warc_relpath(prefix: str, opened_at: datetime, serial: int, host: str, pid: int) -> str:
+    opened_at = opened_at.astimezone(UTC)
+    stamp = opened_at.strftime("%Y%m%d%H%M%S") + f"{opened_at.microsecond // 1000:03d}"
+    name = f"{safe_component(prefix, 'WARC prefix')}-{stamp}-{serial:05d}-{host}-{pid}.warc.gz"
+    return f"{WARC_DIR}/{opened_at:%Y/%m/%d}/{name}"
+
+
+def article_relpath(run_id: str, outlet: str, day: str, n: int) -> str:
+    outlet = safe_component(outlet, "outlet")
+    return f"{ARTICLES_DIR}/outlet={outlet}/date={day}/{run_id}-{outlet}-{n:05d}.jsonl"
+
+
+def manifest_relpath(run_id: str) -> str:
+    return f"{RUNS_DIR}/{safe_component(run_id, 'run id')}/{MANIFEST_NAME}"
+
+
+def jst_date(published_at: str | None) -> str:
+    """The calendar day (JST) an article was published on, as YYYY-MM-DD, or "unknown".
+
+    A timestamp without an offset is taken as JST: these are Japanese outlets and that is what their
+    pages mean when they omit it.
+    """
+    if not published_at:
+        return UNKNOWN_DATE
+    try:
+        parsed = datetime.fromisoformat(published_at.strip())
+    except ValueError:
+        try:
+            return date.fromisoformat(published_at.strip()[:10]).isoformat()
+        except ValueError:
+            return UNKNOWN_DATE
+    if parsed.tzinfo is None:
+        return parsed.date().isoformat()
+    return parsed.astimezone(JST).date().isoformat()
+
+
+def relpath(root: Path, path: Path) -> str:
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def resolve_inside(root: Path, rel: str) -> Path:
+    """Join a relative path from a manifest or pointer to the root, refusing anything that escapes it."""
+    if not rel or rel.startswith(("/", "\\")) or ".." in Path(rel).parts:
+        raise ValueError(f"path {rel!r} is not a relative path inside the archive root")
+    return root / rel
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename durable: the directory entry itself must reach the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def rename_no_replace(src: Path, dst: Path) -> None:
+    """Rename src to dst, refusing to overwrite an existing dst (os.replace would silently do it)."""
+    if dst.exists():
+        raise FileExistsError(f"{dst} already exists; not overwriting it with {src.name}")
+    os.rename(src, dst)
+    fsync_dir(dst.parent)

@@ -1,0 +1,76 @@
+"""Read one record back by its offset, as an article's WARC pointer allows (locally or via a ranged GET)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+from typing import IO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.statusandheaders import StatusAndHeaders
+
+
+@dataclass
+class ReadRecord:
+    rec_type: str
+    record_id: str
+    target_uri: str
+    payload_digest: str
+    date: str
+    http_status: int | None
+    http_headers: list[tuple[str, str]] = field(default_factory=list)
+    raw_payload: bytes = b""  # as stored: still gzip/br when the response said Content-Encoding
+    payload: bytes = b""  # Content-Encoding (and chunking, if a foreign WARC kept it) undone
+
+
+def decode_payload(raw: bytes, http_headers: StatusAndHeaders | None) -> bytes:
+    """Undo Content-Encoding the way warcio's content_stream() does, from bytes already read."""
+    if http_headers is None:
+        return raw
+    encoding = (http_headers.get_header("content-encoding") or "").lower() or None
+    if encoding not in BufferedReader.get_supported_decompressors():
+        encoding = None
+    if (http_headers.get_header("transfer-encoding") or "").lower() == "chunked":
+        return bytes(ChunkedDataReader(BytesIO(raw), decomp_type=encoding).read())
+    if encoding:
+        return bytes(BufferedReader(BytesIO(raw), decomp_type=encoding).read())
+    return raw
+
+
+def read_record_from(stream: IO[bytes]) -> ReadRecord:
+    """Parse the first record of a stream that starts at a record boundary."""
+    for record in ArchiveIterator(stream):
+        rec = record.rec_headers
+        http = record.http_headers
+        status: int | None = None
+        if http is not None and record.rec_type in ("response", "revisit"):
+            code = http.get_statuscode()
+            status = int(code) if code and code.isdigit() else None
+        raw = record.raw_stream.read()
+        return ReadRecord(
+            rec_type=record.rec_type,
+            record_id=rec.get_header("WARC-Record-ID") or "",
+            target_uri=rec.get_header("WARC-Target-URI") or "",
+            payload_digest=rec.get_header("WARC-Payload-Digest") or "",
+            date=rec.get_header("WARC-Date") or "",
+            http_status=status,
+            http_headers=list(http.headers) if http is not None else [],
+            raw_payload=raw,
+            payload=decode_payload(raw, http),
+        )
+    raise ValueError("no WARC record at this position")
+
+
+def read_record(path: Path, offset: int, length: int | None = None) -> ReadRecord:
+    """Read the record whose gzip member starts at `offset`. With `length`, read exactly those bytes,
+    which is what a ranged GET on an object store returns."""
+    with Path(path).open("rb") as fh:
+        fh.seek(offset)
+        if length is None:
+            return read_record_from(fh)
+        data = fh.read(length)
+    if len(data) != length:
+        raise ValueError(f"{path}: only {len(data)} of {length} bytes at offset {offset}")
+    return read_record_from(BytesIO(data))

@@ -1,0 +1,449 @@
+"""Write HTTP exchanges as WARC/1.1 request + response records, one gzip member per record.
+
+Files are written under a `.open` name and renamed when closed, so anything under its final name is
+complete. Each file starts with a warcinfo record that states how faithful the capture is.
+"""
+
+from __future__ import annotations
+
+import http
+import itertools
+import os
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any, ClassVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from archive.exchange import HttpExchange, RecordLocation
+from archive.paths import OPEN_SUFFIX, WARC_DIR, fsync_dir, hostname, relpath, rename_no_replace, warc_relpath
+from archive.run import package_version
+
+FIDELITY_NOTE = (
+    "Captured from Scrapy/Twisted after reception. Status lines carry the standard reason phrase "
+    "(Scrapy does not expose the received one). Header names are as Scrapy normalises them "
+    "(case and order as far as Scrapy keeps them; repeated headers kept). Chunked framing and the "
+    "Transfer-Encoding header were removed by Twisted; Content-Encoding and the encoded body are kept "
+    "as received. HTTP/2 exchanges are written in HTTP/1.1 message form. Request headers are those Scrapy sent; Host (and Content-Length for a request body) "
+    "were added when absent because Twisted adds them on the wire."
+)
+
+# RFC 3986 reserved characters plus '%', so existing escapes and URL structure survive quoting.
+_URI_SAFE = ":/?#[]@!$&'()*+,;=%"
+
+# One counter per process: two writers opened in the same millisecond still get different names.
+_serial = itertools.count()
+_serial_lock = threading.Lock()
+# `.open` files some writer of this process is writing: recovery must leave them alone.
+_live_paths: set[Path] = set()
+
+_OPEN_NAME = re.compile(r"^.+-\d{17}-\d{5,}-(?P<host>.+)-(?P<pid>\d+)\.warc\.gz\.open$")
+
+
+def _next_serial() -> int:
+    with _serial_lock:
+        return next(_serial)
+
+
+def warc_target_uri(url: str) -> str:
+    """The URL with non-ASCII percent-encoded (UTF-8) and an IDNA host, as WARC-Target-URI wants."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.hostname and not parts.hostname.isascii():
+        host = parts.hostname.encode("idna").decode("ascii")
+        userinfo, _, _ = parts.netloc.rpartition("@")
+        netloc = (f"{quote(userinfo, safe=_URI_SAFE)}@" if userinfo else "") + host
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            quote(parts.path, safe=_URI_SAFE),
+            quote(parts.query, safe=_URI_SAFE),
+            quote(parts.fragment, safe=_URI_SAFE),
+        )
+    )
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _request_target(uri: str) -> str:
+    parts = urlsplit(uri)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _host_header(uri: str) -> str:
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}.get(parts.scheme)
+    if parts.port is not None and parts.port != default_port:
+        host += f":{parts.port}"
+    return host
+
+
+def http_version(protocol: str | None) -> str:
+    """The version for the status and request lines. Replay tools parse only HTTP/1.x message syntax,
+    so an HTTP/2 exchange (Scrapy says "h2") is written in HTTP/1.1 form, as other crawlers do."""
+    if protocol and re.fullmatch(r"HTTP/1\.[01]", protocol):
+        return protocol
+    return "HTTP/1.1"
+
+
+def _has_header(headers: list[tuple[str, str]], name: str) -> bool:
+    return any(key.lower() == name.lower() for key, _ in headers)
+
+
+def _warc_headers(rec_type: str, uri: str, warc_date: str, ip_address: str | None) -> dict[str, str]:
+    # Given in the conventional order (type, id, date, URI first); warcio appends digests and length.
+    headers = {
+        "WARC-Type": rec_type,
+        "WARC-Record-ID": StatusAndHeadersParser.make_warc_id(),
+        "WARC-Date": warc_date,
+        "WARC-Target-URI": uri,
+    }
+    if ip_address:
+        headers["WARC-IP-Address"] = ip_address
+    return headers
+
+
+class _GzipMember:
+    """One gzip member per record at a chosen level (warcio's own wrapper is fixed at level 9)."""
+
+    def __init__(self, out: IO[bytes], level: int) -> None:
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        self._out = out
+
+    def write(self, data: bytes) -> None:
+        self._out.write(self._compressor.compress(data))
+
+    def flush(self) -> None:
+        self._out.write(self._compressor.flush())
+        self._out.flush()
+
+
+class _LeveledWarcWriter(WARCWriter):  # type: ignore[misc]
+    def __init__(self, out: IO[bytes], level: int) -> None:
+        super().__init__(out, gzip=False, warc_version="1.1")
+        self._level = level
+
+    def write_record(self, record: ArcWarcRecord, params: Any = None) -> None:
+        self._write_warc_record(_GzipMember(self.out, self._level), record)
+
+
+class WarcWriter:
+    # Field names as Heritrix writes them (software, hostname, operator, robots, format, conformsTo).
+    WARCINFO_BASE: ClassVar[dict[str, str]] = {
+        "robots": "obey",
+        "format": "WARC File Format 1.1",
+        "conformsTo": "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+    }
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        prefix: str = "newsarchive",
+        max_size: int = 1_000_000_000,
+        max_age_s: float = 86400,
+        gzip_level: int = 6,
+        fsync: str = "close",
+        warcinfo: Mapping[str, str] | None = None,
+        on_close: Callable[[Path], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if fsync not in ("close", "record"):
+            raise ValueError(f"fsync must be 'close' or 'record', not {fsync!r}")
+        if not 0 <= gzip_level <= 9:
+            raise ValueError(f"gzip_level must be 0..9, not {gzip_level}")
+        self.root = Path(root)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.max_age_s = max_age_s
+        self.gzip_level = gzip_level
+        self.fsync = fsync
+        self.extra_warcinfo = dict(warcinfo or {})
+        self.on_close = on_close
+        self.closed_files: list[Path] = []
+        self.bytes_written = 0  # compressed bytes appended by this writer, warcinfo records included
+        self._clock = clock
+        self._host = hostname()
+        self._lock = threading.RLock()
+        self._fh: IO[bytes] | None = None
+        self._writer: _LeveledWarcWriter | None = None
+        self._open_path: Path | None = None
+        self._final_path: Path | None = None
+        self._opened_at = 0.0
+        self._exchanges_in_file = 0
+
+    # -- public API ---------------------------------------------------------------------------------
+
+    @property
+    def current_path(self) -> Path | None:
+        """The `.open` file being written, if any."""
+        return self._open_path
+
+    def warcinfo_fields(self) -> dict[str, str]:
+        fields = {
+            "software": f"newsarchive/{package_version('newsarchive')}",
+            "warc-writer": f"warcio/{package_version('warcio')}",
+            "hostname": self._host,
+            **self.WARCINFO_BASE,
+            "fidelity": FIDELITY_NOTE,
+        }
+        fields.update(self.extra_warcinfo)
+        # warc-fields values are single lines: a stray newline in a passed value would corrupt the record.
+        return {k: " ".join(str(v).split()) for k, v in fields.items() if v}
+
+    def write_exchange(self, ex: HttpExchange) -> RecordLocation:
+        """Append request + response records; return where the response record is."""
+        uri = warc_target_uri(ex.url)
+        fetched_at = ex.fetched_at if ex.fetched_at.tzinfo else ex.fetched_at.replace(tzinfo=UTC)
+        warc_date = datetime_to_iso_date(fetched_at.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+        with self._lock:
+            self._rotate_if_due()
+            if self._fh is None:
+                self._open()
+            assert self._fh is not None and self._writer is not None and self._final_path is not None
+            response = self._response_record(ex, uri, warc_date)
+            request = self._request_record(ex, uri, warc_date, response)
+            start = self._fh.tell()
+            try:
+                self._writer.write_record(request)
+                offset = self._fh.tell()
+                self._writer.write_record(response)
+                end = self._fh.tell()
+                if self.fsync == "record":
+                    os.fsync(self._fh.fileno())
+            except BaseException:
+                # Never leave half a record behind: the next exchange would follow garbage.
+                self._fh.seek(start)
+                self._fh.truncate()
+                raise
+            self._exchanges_in_file += 1
+            self.bytes_written += end - start
+            return RecordLocation(
+                filename=self._final_path.name,
+                path=relpath(self.root, self._final_path),
+                offset=offset,
+                length=end - offset,
+                record_id=response.rec_headers.get_header("WARC-Record-ID"),
+                payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+                target_uri=uri,
+                date=warc_date,
+            )
+
+    def close(self) -> Path | None:
+        """Flush, fsync and rename the current file to its final name; return that name."""
+        with self._lock:
+            if self._fh is None:
+                return None
+            assert self._open_path is not None and self._final_path is not None
+            fh, open_path, final_path = self._fh, self._open_path, self._final_path
+            self._fh = self._writer = self._open_path = self._final_path = None
+            with _serial_lock:
+                _live_paths.discard(open_path.resolve())
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+            rename_no_replace(open_path, final_path)
+            self.closed_files.append(final_path)
+        if self.on_close is not None:
+            self.on_close(final_path)
+        return final_path
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def recover_open_files(root: Path) -> list[Path]:
+        """Repair `*.warc.gz.open` files left by a crash; return the final paths of the repaired files.
+
+        Keeps the complete gzip members (each is one whole record), drops a trailing partial or corrupt
+        one, and drops a trailing request record whose response never made it. A file with no
+        complete record left is removed. Files that may still be in use are left alone: those a writer
+        of this process has open, those of a live process on this host, and those written on another
+        host (which recovers its own).
+        """
+        repaired = []
+        for open_path in sorted((Path(root) / WARC_DIR).rglob(f"*.warc.gz{OPEN_SUFFIX}")):
+            if not _owner_is_gone(open_path):
+                continue
+            keep = _complete_length(open_path)
+            final_path = open_path.with_name(open_path.name[: -len(OPEN_SUFFIX)])
+            if keep == 0:
+                open_path.unlink()
+                fsync_dir(open_path.parent)
+                continue
+            with open_path.open("r+b") as fh:
+                fh.truncate(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+            rename_no_replace(open_path, final_path)
+            repaired.append(final_path)
+        return repaired
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _rotate_if_due(self) -> None:
+        if self._fh is None or self._exchanges_in_file == 0:
+            return
+        too_big = self._fh.tell() >= self.max_size
+        too_old = self._clock() - self._opened_at >= self.max_age_s
+        if too_big or too_old:
+            self.close()
+
+    def _open(self) -> None:
+        final_path = self.root / warc_relpath(
+            self.prefix, datetime.now(UTC), _next_serial(), self._host, os.getpid()
+        )
+        final_path.parent.mkdir(parents=True, exist_ok=True)
+        open_path = final_path.with_name(final_path.name + OPEN_SUFFIX)
+        fh = open_path.open("xb")  # exclusive: never append to someone else's file
+        with _serial_lock:
+            _live_paths.add(open_path.resolve())
+        writer = _LeveledWarcWriter(fh, self.gzip_level)
+        writer.write_record(writer.create_warcinfo_record(final_path.name, self.warcinfo_fields()))
+        self._fh, self._writer = fh, writer
+        self._open_path, self._final_path = open_path, final_path
+        self._opened_at = self._clock()
+        self._exchanges_in_file = 0
+        self.bytes_written += fh.tell()
+
+    def _response_record(self, ex: HttpExchange, uri: str, warc_date: str) -> ArcWarcRecord:
+        assert self._writer is not None
+        http_headers = StatusAndHeaders(
+            f"{ex.status} {reason_phrase(ex.status)}",
+            list(ex.response_headers),
+            protocol=http_version(ex.protocol),
+        )
+        warc_headers = _warc_headers("response", uri, warc_date, ex.ip_address)
+        return self._writer.create_warc_record(
+            uri,
+            "response",
+            payload=BytesIO(ex.body),
+            length=len(ex.body),
+            http_headers=http_headers,
+            warc_headers_dict=warc_headers,
+        )
+
+    def _request_record(
+        self, ex: HttpExchange, uri: str, warc_date: str, response: ArcWarcRecord
+    ) -> ArcWarcRecord:
+        assert self._writer is not None
+        headers = list(ex.request_headers)
+        if not _has_header(headers, "Host"):
+            headers.insert(0, ("Host", _host_header(uri)))
+        if ex.request_body and not _has_header(headers, "Content-Length"):
+            headers.append(("Content-Length", str(len(ex.request_body))))
+        http_headers = StatusAndHeaders(
+            f"{ex.method.upper()} {_request_target(uri)} {http_version(ex.protocol)}",
+            headers,
+            is_http_request=True,
+        )
+        warc_headers = _warc_headers("request", uri, warc_date, ex.ip_address)
+        warc_headers["WARC-Concurrent-To"] = response.rec_headers.get_header("WARC-Record-ID")
+        return self._writer.create_warc_record(
+            uri,
+            "request",
+            payload=BytesIO(ex.request_body),
+            length=len(ex.request_body),
+            http_headers=http_headers,
+            warc_headers_dict=warc_headers,
+        )
+
+
+def iter_gzip_members(fh: IO[bytes], chunk_size: int = 1 << 20) -> Any:
+    """Yield (offset, length, head) for each complete gzip member; stop at the first partial/corrupt one.
+
+    `head` is the first bytes of the member's decompressed content (enough to read the WARC-Type).
+    zlib checks each member's CRC32 and length, so a complete member is also an intact one. Written by
+    hand because neither gzip nor warcio reports where a member ends or tolerates a truncated tail.
+    """
+    start = 0
+    fed = 0
+    head = b""
+    decomp = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    pending = b""
+    while True:
+        if not pending:
+            pending = fh.read(chunk_size)
+            if not pending:
+                return
+        try:
+            out = decomp.decompress(pending)
+        except zlib.error:
+            return
+        fed += len(pending)
+        if len(head) < 512:
+            head += out[: 512 - len(head)]
+        if decomp.eof:
+            length = fed - len(decomp.unused_data)
+            yield start, length, head
+            start += length
+            pending = decomp.unused_data
+            decomp = zlib.decompressobj(zlib.MAX_WBITS + 16)
+            fed = 0
+            head = b""
+        else:
+            pending = b""
+
+
+def _owner_is_gone(open_path: Path) -> bool:
+    with _serial_lock:
+        if open_path.resolve() in _live_paths:
+            return False
+    match = _OPEN_NAME.match(open_path.name)
+    if match is None:
+        return True  # not a name this writer makes: nobody we know is writing it
+    if match["host"] != hostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return True  # ours, yet no writer holds it: left behind by a writer that was never closed
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
+def _warc_type(head: bytes) -> str:
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"warc-type:"):
+            return line.split(b":", 1)[1].strip().decode("ascii", "replace")
+    return ""
+
+
+def _complete_length(path: Path) -> int:
+    with path.open("rb") as fh:
+        members = list(iter_gzip_members(fh))
+    # A request is written just before its response: alone at the end, it is half an exchange.
+    while members and _warc_type(members[-1][2]) == "request":
+        members.pop()
+    if not members:
+        return 0
+    offset, length, _ = members[-1]
+    return offset + length

@@ -1,0 +1,142 @@
+"""The shared vocabulary: what a spider hands to the pipelines and the article record we publish.
+
+This module is a leaf (no Scrapy, no project imports) so that spiders, page objects, pipelines and the
+archive library can all speak it.  `Article.to_json()` is the JSON contract downstream consumers rely on;
+`SCHEMA_VERSION` follows semver: compatible additions bump the minor, anything else the major.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = "1.0.0"
+
+Access = Literal["free", "paywalled", "registration", "unknown"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What discovery knew about an article URL before fetching it."""
+
+    url: str  # canonical article URL on the outlet's real host
+    outlet: str
+    source: str  # "feed" | "sitemap" | "listing" | "search" | "seed"
+    source_url: str = ""  # the feed/sitemap/listing page where it was found
+    published_at: str | None = None  # ISO 8601 with offset, when the source gave one
+    title: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass
+class Image:
+    url: str
+    caption: str = ""
+
+
+@dataclass
+class PageFields:
+    """What a page object reads from one article page (HTML + URL). Empty string / None = not found."""
+
+    parser: str  # e.g. "page:jiji@2022"
+    title: str = ""
+    subtitle: str = ""
+    lead: str = ""
+    published_at: str | None = None  # ISO 8601, +09:00
+    published_raw: str = ""
+    modified_at: str | None = None
+    modified_raw: str = ""
+    authors: list[str] = field(default_factory=list)
+    section: str = ""
+    tags: list[str] = field(default_factory=list)
+    body_paragraphs: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    access: Access = "unknown"
+    body_complete: bool = True
+    canonical_url: str = ""
+
+
+PageParser = Callable[[str, str], PageFields]
+"""A page object entry point: (decoded html, canonical url) -> PageFields. Pure: no I/O, no Scrapy."""
+
+
+@dataclass
+class WarcPointer:
+    """Where the response record an article came from lives: enough to read it back by offset alone."""
+
+    filename: str  # WARC file name (basename); `path` is relative to the archive root
+    path: str
+    offset: int
+    length: int  # compressed length of the record's gzip member
+    record_id: str  # <urn:uuid:...>
+    payload_digest: str  # sha1:BASE32 as in WARC-Payload-Digest
+    target_uri: str  # WARC-Target-URI (the URL actually fetched)
+    date: str  # WARC-Date
+
+
+@dataclass
+class FetchedPage:
+    """A fetched article page as a spider yields it to the pipelines.
+
+    `parser` is the outlet's page object, passed as a callable so that pipelines never import spiders.
+    """
+
+    url: str  # canonical URL on the outlet's real host (what researchers cite)
+    fetched_url: str  # the URL actually requested (differs under a base-URL override or redirect)
+    outlet: str
+    status: int
+    headers: dict[str, list[str]]  # response headers after decompression, lower-case names
+    body: bytes  # decoded transfer/content encoding, raw charset
+    encoding: str  # charset Scrapy used to decode the body
+    text: str  # decoded HTML
+    candidate: Candidate | None
+    warc: WarcPointer | None
+    parser: PageParser | None = None
+    fetched_at: str = ""
+
+
+@dataclass
+class TopicMatch:
+    name: str
+    score: float
+    matched: dict[str, int]
+    stage: int  # 1 = before fetching (feed/sitemap title), 2 = after extraction
+    accepted: bool = False
+
+
+@dataclass
+class Article:
+    """One archived article: the record written as a JSON line and into the WARC metadata record."""
+
+    url: str
+    fetched_url: str
+    outlet: str
+    title: str
+    published_at: str | None
+    text: str
+    topics: list[TopicMatch]
+    warc: WarcPointer
+    run_id: str
+    fetched_at: str
+    modified_at: str | None = None
+    subtitle: str = ""
+    lead: str = ""
+    authors: list[str] = field(default_factory=list)
+    section: str = ""
+    tags: list[str] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
+    access: Access = "unknown"
+    body_complete: bool = True
+    language: str = ""
+    charset: dict[str, Any] = field(default_factory=dict)  # declared, used, replacement_chars
+    discovered_via: str = ""
+    extraction: dict[str, str] = field(default_factory=dict)  # field -> method, plus "versions"
+    text_hash: str = ""
+    schema_version: str = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        # Field order in the JSON line: identity first, then content, then provenance.
+        order = ["schema_version", "url", "outlet", "title", "published_at"]
+        return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}

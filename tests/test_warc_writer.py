@@ -1,0 +1,309 @@
+"""WarcWriter: records as received, offsets that read back, rotation, atomic close, crash recovery."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import warc_writer
+from archive.exchange import HttpExchange
+from archive.readback import read_record
+from archive.warc_writer import FIDELITY_NOTE, WarcWriter, iter_gzip_members, warc_target_uri
+
+BIN = Path(sys.executable).parent
+HTML_JA = "<html><head><title>露朝の軍事協力</title></head><body>ロシアと北朝鮮～</body></html>"
+
+
+def exchange(url: str, body: bytes = b"<html>ok</html>", **kw: object) -> HttpExchange:
+    fields: dict = {
+        "url": url,
+        "method": "GET",
+        "request_headers": [("User-Agent", "newsarchive-test"), ("Accept-Encoding", "gzip, deflate")],
+        "request_body": b"",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "response_headers": [("Content-Type", "text/html; charset=utf-8")],
+        "body": body,
+        "ip_address": "127.0.0.1",
+        "fetched_at": datetime(2026, 11, 28, 5, 15, 0, 123456, tzinfo=UTC),
+    }
+    fields.update(kw)
+    return HttpExchange(**fields)
+
+
+def sample_exchanges() -> list[HttpExchange]:
+    return [
+        exchange(
+            "http://127.0.0.1:8080/gz",
+            body=gzip.compress(HTML_JA.encode("utf-8")),
+            response_headers=[
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Encoding", "gzip"),
+                ("Set-Cookie", "session=abc; Path=/"),
+                ("Set-Cookie", "region=tokyo; Path=/"),
+            ],
+        ),
+        exchange("http://127.0.0.1:8080/search?q=north+korea&page=2"),
+        exchange("http://127.0.0.1:8080/記事/ロシア?q=北朝鮮"),
+        exchange(
+            "http://127.0.0.1:8080/sjis",
+            body=HTML_JA.encode("cp932"),
+            response_headers=[("Content-Type", "text/html; charset=Shift_JIS")],
+        ),
+        exchange(
+            "http://127.0.0.1:8080/missing", status=404, body=b"not found", ip_address=None, protocol="h2"
+        ),
+    ]
+
+
+def warcio_check(path: Path) -> str:
+    result = subprocess.run(
+        [str(BIN / "warcio"), "check", "-v", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def records(path: Path) -> list[tuple[str, object]]:
+    """(type, record) with digests checked while the content is read."""
+    out = []
+    with path.open("rb") as fh:
+        for rec in ArchiveIterator(fh, check_digests="raise"):
+            rec.content_stream().read()
+            out.append((rec.rec_type, rec))
+    return out
+
+
+def test_records_as_received_and_readable(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path, warcinfo={"operator": "ops@example.org", "http-header-user-agent": "UA/1"})
+    exchanges = sample_exchanges()
+    locations = [writer.write_exchange(ex) for ex in exchanges]
+    path = writer.close()
+    assert path is not None and path.name.endswith(".warc.gz")
+    out = warcio_check(path)
+    assert out.count("digest pass") == 1 + 2 * len(exchanges)
+
+    with path.open("rb") as fh:
+        it = ArchiveIterator(fh, check_digests="raise")
+        parsed = []
+        for rec in it:
+            raw = rec.raw_stream.read()
+            parsed.append((rec.rec_type, rec.rec_headers, rec.http_headers, raw, it.get_record_offset()))
+    assert [p[0] for p in parsed] == ["warcinfo"] + ["request", "response"] * len(exchanges)
+
+    info = parsed[0][3].decode("utf-8")
+    assert "software: newsarchive/" in info and "warc-writer: warcio/" in info
+    assert "operator: ops@example.org" in info and "http-header-user-agent: UA/1" in info
+    assert "robots: obey" in info and "format: WARC File Format 1.1" in info
+    assert FIDELITY_NOTE in info
+
+    for i, ex in enumerate(exchanges):
+        _, req_h, req_http, _, _ = parsed[1 + 2 * i]
+        _, resp_h, resp_http, resp_raw, resp_off = parsed[2 + 2 * i]
+        assert req_h.get_header("WARC-Concurrent-To") == resp_h.get_header("WARC-Record-ID")
+        assert resp_h.protocol == "WARC/1.1"
+        assert resp_raw == ex.body  # as received: gzip stays gzip, Shift_JIS stays Shift_JIS
+        assert resp_http.get_statuscode() == str(ex.status)
+        assert resp_h.get_header("WARC-Target-URI") == warc_target_uri(ex.url)
+        assert resp_h.get_header("WARC-Target-URI").isascii()
+        assert req_http.get_header("Host") == "127.0.0.1:8080"
+        assert resp_h.get_header("WARC-Date") == "2026-11-28T05:15:00.123456Z"
+        assert resp_h.get_header("WARC-IP-Address") == ex.ip_address
+        assert resp_off == locations[i].offset
+        assert resp_h.get_header("WARC-Record-ID") == locations[i].record_id
+        assert resp_h.get_header("WARC-Payload-Digest") == locations[i].payload_digest
+
+    gz_http = parsed[2][2]
+    assert gz_http.get_header("Content-Encoding") == "gzip"
+    assert [v for k, v in gz_http.headers if k == "Set-Cookie"] == [
+        "session=abc; Path=/",
+        "region=tokyo; Path=/",
+    ]
+    assert gz_http.statusline == "200 OK"
+    assert parsed[10][2].statusline == "404 Not Found"
+    assert parsed[10][2].protocol == "HTTP/1.1"  # written from "h2" in the HTTP/1.1 form replay tools read
+    assert (
+        parsed[3][2].protocol == "GET" and parsed[3][2].statusline == "/search?q=north+korea&page=2 HTTP/1.1"
+    )
+    ja_uri = (
+        "http://127.0.0.1:8080/%E8%A8%98%E4%BA%8B/%E3%83%AD%E3%82%B7%E3%82%A2?q=%E5%8C%97%E6%9C%9D%E9%AE%AE"
+    )
+    assert locations[2].target_uri == ja_uri
+    assert "WARC-IP-Address" not in str(parsed[10][1])
+
+
+def test_locations_read_back_exactly_one_record(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    exchanges = sample_exchanges()
+    locations = [writer.write_exchange(ex) for ex in exchanges]
+    path = writer.close()
+    assert path is not None
+    members = {offset: length for offset, length, _ in iter_gzip_members(path.open("rb"))}
+    for ex, loc in zip(exchanges, locations, strict=True):
+        assert loc.path == path.relative_to(tmp_path).as_posix() and loc.filename == path.name
+        assert members[loc.offset] == loc.length  # the location is exactly one gzip member
+        rec = read_record(tmp_path / loc.path, loc.offset, loc.length)
+        assert rec.rec_type == "response" and rec.record_id == loc.record_id
+        assert rec.target_uri == loc.target_uri and rec.http_status == ex.status
+        assert rec.raw_payload == ex.body
+    assert read_record(path, locations[0].offset).payload == HTML_JA.encode("utf-8")  # gzip undone
+    assert read_record(path, locations[3].offset).payload.decode("cp932") == HTML_JA
+
+
+def test_cdxj_indexer_offsets_match_locations(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    locations = [writer.write_exchange(ex) for ex in sample_exchanges()]
+    path = writer.close()
+    assert path is not None
+    out = subprocess.run(
+        [str(BIN / "cdxj-indexer"), str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    indexed = {}
+    for line in out.splitlines():
+        fields = json.loads(line.split(" ", 2)[2])
+        indexed[fields["url"]] = (int(fields["offset"]), int(fields["length"]))
+    assert indexed == {loc.target_uri: (loc.offset, loc.length) for loc in locations}
+
+
+def test_open_suffix_while_writing_and_rename_on_close(tmp_path: Path) -> None:
+    closed: list[Path] = []
+    writer = WarcWriter(tmp_path, prefix="test", on_close=closed.append)
+    loc = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
+    open_path = writer.current_path
+    assert open_path is not None and open_path.name.endswith(".warc.gz.open") and open_path.exists()
+    final = tmp_path / loc.path
+    assert not final.exists()
+    assert open_path.name == final.name + ".open"
+    # warc/YYYY/MM/DD/{prefix}-{17-digit time}-{serial}-{host}-{pid}.warc.gz, dated at opening (UTC)
+    parts = loc.path.split("/")
+    today = datetime.now(UTC)
+    assert parts[:4] == ["warc", f"{today:%Y}", f"{today:%m}", f"{today:%d}"]
+    assert parts[4].startswith("test-") and parts[4].endswith(f"-{os.getpid()}.warc.gz")
+    assert writer.close() == final
+    assert final.exists() and not open_path.exists() and closed == [final]
+    assert writer.close() is None  # idempotent
+
+
+def test_two_writers_in_one_process_get_distinct_names(tmp_path: Path) -> None:
+    a, b = WarcWriter(tmp_path), WarcWriter(tmp_path)
+    la = a.write_exchange(exchange("http://127.0.0.1:1/a"))
+    lb = b.write_exchange(exchange("http://127.0.0.1:1/b"))
+    assert la.path != lb.path
+    a.close()
+    b.close()
+    assert len(list(tmp_path.rglob("*.warc.gz"))) == 2
+
+
+def test_rotation_by_size(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path, max_size=3000, gzip_level=0)
+    locations = [
+        writer.write_exchange(exchange(f"http://127.0.0.1:1/{i}", body=b"x" * 1500)) for i in range(6)
+    ]
+    writer.close()
+    files = sorted({loc.path for loc in locations})
+    assert len(files) >= 3
+    for rel in files:
+        path = tmp_path / rel
+        assert path.stat().st_size < 3000 + 2500  # rotation happens before the record that would overflow
+        kinds = [kind for kind, _ in records(path)]
+        assert kinds[0] == "warcinfo" and kinds.count("warcinfo") == 1
+        assert kinds[1:] == ["request", "response"] * ((len(kinds) - 1) // 2)
+        warcio_check(path)
+    for loc in locations:
+        assert read_record(tmp_path / loc.path, loc.offset, loc.length).record_id == loc.record_id
+
+
+def test_rotation_by_age(tmp_path: Path) -> None:
+    now = [0.0]
+    writer = WarcWriter(tmp_path, max_age_s=60, clock=lambda: now[0])
+    first = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
+    now[0] = 30.0
+    second = writer.write_exchange(exchange("http://127.0.0.1:1/b"))
+    now[0] = 61.0
+    third = writer.write_exchange(exchange("http://127.0.0.1:1/c"))
+    writer.close()
+    assert first.path == second.path != third.path
+    for rel in {first.path, third.path}:
+        assert records(tmp_path / rel)[0][0] == "warcinfo"
+    assert (tmp_path / first.path).exists() and (tmp_path / third.path).exists()
+
+
+def test_gzip_level_is_applied(tmp_path: Path) -> None:
+    body = (HTML_JA * 200).encode("utf-8")
+    sizes = {}
+    for level in (0, 9):
+        writer = WarcWriter(tmp_path / str(level), gzip_level=level)
+        loc = writer.write_exchange(exchange("http://127.0.0.1:1/a", body=body))
+        writer.close()
+        sizes[level] = loc.length
+    assert sizes[0] > len(body) > 10 * sizes[9]
+
+
+def test_recover_truncated_open_file(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    locations = [writer.write_exchange(ex) for ex in sample_exchanges()]
+    path = writer.close()
+    assert path is not None
+    data = path.read_bytes()
+    path.unlink()
+    open_path = path.with_name(path.name + ".open")
+    # Crash in the middle of the last response: its request is kept only if its response is complete.
+    open_path.write_bytes(data[: locations[-1].offset + locations[-1].length // 2])
+
+    repaired = WarcWriter.recover_open_files(tmp_path)
+
+    assert repaired == [path] and path.exists() and not open_path.exists()
+    assert path.stat().st_size == locations[-2].offset + locations[-2].length
+    warcio_check(path)
+    kinds = [kind for kind, _ in records(path)]
+    assert kinds == ["warcinfo"] + ["request", "response"] * (len(locations) - 1)
+    for loc in locations[:-1]:
+        assert read_record(path, loc.offset, loc.length).record_id == loc.record_id
+
+
+def test_recover_leaves_a_live_writer_alone_and_drops_empty_files(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    writer.write_exchange(exchange("http://127.0.0.1:1/a"))
+    live = writer.current_path
+    assert live is not None
+    stray = live.with_name("other-20260101000000000-00001-elsewhere-1.warc.gz.open")
+    shutil.copy(live, stray)  # written on another host: that host recovers it
+    garbage = live.parent / "junk.warc.gz.open"
+    garbage.write_bytes(b"\x1f\x8b\x08\x00partial")
+    assert WarcWriter.recover_open_files(tmp_path) == []
+    assert live.exists() and stray.exists() and not garbage.exists()
+    writer.close()
+
+
+def test_failed_write_leaves_no_partial_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer = WarcWriter(tmp_path)
+    good = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
+    real_flush = warc_writer._GzipMember.flush
+    flushes = [0]
+
+    def disk_full_at_response_end(self: warc_writer._GzipMember) -> None:
+        flushes[0] += 1
+        real_flush(self)
+        if flushes[0] == 2:  # the request and most of the response are already in the file
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(warc_writer._GzipMember, "flush", disk_full_at_response_end)
+    with pytest.raises(OSError):
+        writer.write_exchange(exchange("http://127.0.0.1:1/b", body=os.urandom(20_000)))
+    monkeypatch.undo()
+    after = writer.write_exchange(exchange("http://127.0.0.1:1/c"))
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+    assert [k for k, _ in records(path)] == ["warcinfo", "request", "response", "request", "response"]
+    assert read_record(path, after.offset, after.length).target_uri == "http://127.0.0.1:1/c"
+    assert after.offset > good.offset
