@@ -1,0 +1,89 @@
+"""Downloader middlewares of the crawl.
+
+`BaseUrlOverrideMiddleware` serves the per-outlet base-URL override (`OUTLET_BASE_URLS`): a mirror, a
+staging copy or a local replay of an outlet is crawled under the outlet's real URLs, and every request
+whose host is one of the outlet's hosts is sent to the override origin instead. It sits before the
+robots.txt middleware (priority 50 in DOWNLOADER_MIDDLEWARES) so robots.txt is read from the origin
+that is actually fetched, and it also sees the requests the redirect middleware builds from absolute
+real-origin `Location` headers, because those re-enter the middleware chain from the top.
+
+This module must not import the spiders (import-linter): the spider is read by duck typing, through
+its `name` (the outlet) and `hosts` (the real host names, aliases included).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+def parse_base_urls(value: Any) -> dict[str, str]:
+    """`OUTLET_BASE_URLS` as a dict (or its JSON text) -> {outlet: "scheme://host[:port]"}.
+
+    Raises ValueError with one line naming the offending outlet.
+    """
+    if value is None or value == "" or value == {}:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"OUTLET_BASE_URLS: not valid JSON ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("OUTLET_BASE_URLS: expected a mapping of outlet name to base URL")
+    result: dict[str, str] = {}
+    for outlet, url in value.items():
+        parts = urlsplit(str(url))
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ValueError(f"OUTLET_BASE_URLS[{outlet!r}]: '{url}' must be http(s)://host[:port]")
+        result[str(outlet)] = f"{parts.scheme}://{parts.netloc}"
+    return result
+
+
+def rebase_url(url: str, hosts: frozenset[str] | set[str], base: str) -> str | None:
+    """`url` moved onto the `base` origin when its host is one of `hosts`; None when it is not."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in hosts:
+        return None
+    target = urlsplit(base)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+
+
+class BaseUrlOverrideMiddleware:
+    """Rewrites requests for an outlet's real hosts onto its override origin (see module docstring)."""
+
+    def __init__(self, base_urls: dict[str, str]):
+        self.base_urls = base_urls
+        self.crawler: Crawler | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BaseUrlOverrideMiddleware:
+        # A malformed value is a user mistake and must stop the crawl, so ValueError is not caught here.
+        base_urls = parse_base_urls(crawler.settings.get("OUTLET_BASE_URLS"))
+        if not base_urls:
+            raise NotConfigured("OUTLET_BASE_URLS is empty: every outlet is fetched from its real origin")
+        middleware = cls(base_urls)
+        middleware.crawler = crawler
+        return middleware
+
+    def process_request(self, request: Request) -> Request | None:
+        spider = self.crawler.spider if self.crawler is not None else None
+        base = self.base_urls.get(getattr(spider, "name", ""))
+        if not base:
+            return None
+        hosts = {h.lower() for h in getattr(spider, "hosts", ())}
+        rebased = rebase_url(request.url, hosts, base)
+        if rebased is None or rebased == request.url:
+            return None
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value("newsarchive/base_url/rewritten")
+        # Returning a new Request makes Scrapy schedule it afresh: it runs the whole chain on its new URL.
+        return request.replace(url=rebased)

@@ -1,0 +1,285 @@
+"""FetchedPage -> Article: page object first, then structured metadata, then trafilatura, per field.
+
+`extract_article` is pure (no Scrapy, no I/O) so `newsarchive reextract` can run it on WARC records;
+`ExtractPipeline` is the Scrapy adapter that runs it off the reactor thread with a time limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import metadata
+from typing import Any, TypeVar
+
+import py3langid
+from scrapy.exceptions import DropItem
+
+from crawler.config import ConfigError
+from crawler.items import Access, Article, FetchedPage, Image, PageFields
+from pipelines.charset import charset_report
+from pipelines.dates import JST, parse_datetime, resolve_modified, resolve_published
+from pipelines.generic_extract import GenericFields, filter_paragraphs, run_trafilatura
+from pipelines.htmlmeta import HeadMeta, parse_html, read_head_meta, visible_text
+from pipelines.textnorm import clean_line, join_paragraphs, text_hash
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_SEPARATORS = r"\s*[:：|｜\-–—]\s*"
+_LANG_MIN_CHARS = 40  # below this py3langid guesses (an English headline can come out as Pidgin)
+_JSONLD_ACCESS: dict[bool | None, Access | None] = {True: "free", False: "paywalled", None: None}
+_LANG_SAMPLE = 4000  # enough for a reliable guess; classifying a whole long article costs time
+
+
+PAGE_ERROR_KEY = "page_error"  # in Article.extraction: why the page object failed on this page
+
+
+class ExtractionError(Exception):
+    """The page cannot become an Article (e.g. no WARC record to point to)."""
+
+
+@lru_cache(maxsize=1)
+def extractor_versions() -> str:
+    """What produced the text, so that a later reextract can tell old output from new."""
+    parts = []
+    for dist in ("newsarchive", "trafilatura", "htmldate", "lxml", "py3langid"):
+        try:
+            parts.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return " ".join(parts)
+
+
+def strip_site_suffix(title: str, site_names: list[str]) -> str:
+    """'見出し：時事ドットコム' -> '見出し', also with an asahi-style region tag '見出し [宮崎県]：朝日新聞デジタル'."""
+    for name in filter(None, site_names):
+        pattern = rf"(?:\s*\[[^\]]{{1,20}}\])?{_SEPARATORS}{re.escape(name)}\s*$"
+        stripped = re.sub(pattern, "", title)
+        if stripped and stripped != title:
+            return stripped.strip()
+    return title
+
+
+def detect_language(title: str, text: str, html_lang: str) -> tuple[str, str]:
+    sample = f"{title}\n{text}"[:_LANG_SAMPLE]
+    declared = html_lang.split("-")[0].lower()
+    if len(sample.strip()) < _LANG_MIN_CHARS:
+        return (declared, "html-lang") if declared else ("", "none")
+    language, _score = py3langid.classify(sample)
+    return str(language), "py3langid"
+
+
+def _pick(*candidates: tuple[str, Callable[[], _T]]) -> tuple[_T | None, str]:
+    """The first truthy value in order, with the name of the method that produced it."""
+    for method, produce in candidates:
+        value = produce()
+        if value:
+            return value, method
+    return None, "none"
+
+
+def extract_article(page: FetchedPage, *, run_id: str, min_extracted_size: int = 50) -> Article:
+    if page.warc is None:
+        raise ExtractionError(f"{page.url}: no WARC record for this page, an article must point to one")
+    html = page.text
+    methods: dict[str, str] = {}
+    fields: PageFields | None = None
+    if page.parser is not None:
+        try:
+            fields = page.parser(html, page.url)
+        except Exception as exc:
+            # A page object broken by a layout change must not lose the outlet's articles: the generic
+            # path takes over and the pipeline counts and logs the failure (PAGE_ERROR_KEY).
+            methods[PAGE_ERROR_KEY] = f"{type(exc).__name__}: {exc}"
+    parser_name = fields.parser if fields is not None else "page"
+    tree = parse_html(html)
+    meta = read_head_meta(tree) if tree is not None else HeadMeta()
+
+    generic_cache: list[GenericFields] = []
+
+    def generic() -> GenericFields:
+        # trafilatura is the expensive step (~100 ms on Japanese pages): run it only when needed.
+        if not generic_cache:
+            generic_cache.append(run_trafilatura(html, page.url, min_extracted_size=min_extracted_size))
+        return generic_cache[0]
+
+    def generic_if_run() -> GenericFields:
+        return generic_cache[0] if generic_cache else GenericFields()
+
+    title, methods["title"] = _pick(
+        (parser_name, lambda: clean_line(fields.title) if fields else ""),
+        ("jsonld", lambda: strip_site_suffix(clean_line(meta.headline), [meta.site_name])),
+        ("trafilatura", lambda: strip_site_suffix(generic().title, [generic().sitename, meta.site_name])),
+        ("meta:title", lambda: strip_site_suffix(clean_line(meta.meta_title), [meta.site_name])),
+    )
+    title = title or ""
+
+    text, methods["text"] = _pick(
+        (parser_name, lambda: join_paragraphs(fields.body_paragraphs) if fields else ""),
+        (
+            "trafilatura",
+            lambda: join_paragraphs(
+                filter_paragraphs(generic().paragraphs, [title, meta.headline, generic().title])
+            ),
+        ),
+    )
+    text = text or ""
+
+    published_at, methods["published_at"] = resolve_published(
+        fields.published_at if fields else None,
+        meta,
+        trafilatura_date=lambda: generic().date,
+        text_source=lambda: visible_text(tree) if tree is not None else "",
+    )
+    if methods["published_at"] == "page":
+        methods["published_at"] = parser_name
+    modified_at, methods["modified_at"] = resolve_modified(fields.modified_at if fields else None, meta)
+    if methods["modified_at"] == "page":
+        methods["modified_at"] = parser_name
+
+    authors, methods["authors"] = _pick(
+        (parser_name, lambda: list(fields.authors) if fields else []),
+        ("jsonld", lambda: list(meta.authors)),
+        ("trafilatura", lambda: generic_if_run().authors),
+    )
+    section, methods["section"] = _pick(
+        (parser_name, lambda: fields.section if fields else ""),
+        ("jsonld", lambda: meta.section),
+        ("trafilatura", lambda: next(iter(generic_if_run().categories), "")),
+    )
+    tags, methods["tags"] = _pick(
+        (parser_name, lambda: list(fields.tags) if fields else []),
+        ("trafilatura", lambda: generic_if_run().tags),
+    )
+    images, methods["images"] = _pick(
+        (parser_name, lambda: list(fields.images) if fields else []),
+        ("jsonld-or-og", lambda: [Image(meta.image)] if meta.image else []),
+        ("trafilatura", lambda: [Image(generic_if_run().image)] if generic_if_run().image else []),
+    )
+    access, methods["access"] = _pick(
+        (parser_name, lambda: fields.access if fields and fields.access != "unknown" else None),
+        ("jsonld", lambda: _JSONLD_ACCESS[meta.accessible_for_free]),
+    )
+    language, methods["language"] = detect_language(title, text, meta.lang)
+    methods["versions"] = extractor_versions()
+
+    return Article(
+        url=page.url,
+        fetched_url=page.fetched_url,
+        outlet=page.outlet,
+        title=title,
+        published_at=published_at,
+        text=text,
+        topics=[],
+        warc=page.warc,
+        run_id=run_id,
+        fetched_at=page.fetched_at,
+        modified_at=modified_at,
+        subtitle=clean_line(fields.subtitle) if fields else "",
+        lead=clean_line(fields.lead) if fields else "",
+        authors=authors or [],
+        section=section or "",
+        tags=tags or [],
+        images=images or [],
+        access=access or "unknown",
+        body_complete=fields.body_complete if fields else True,
+        language=language,
+        charset=charset_report(page.headers, page.body, page.encoding, page.text),
+        discovered_via=page.candidate.source if page.candidate else "",
+        extraction=methods,
+        text_hash=text_hash(text),
+    )
+
+
+def _adhoc_run_id() -> str:
+    return datetime.now(UTC).strftime("adhoc-%Y%m%dT%H%M%SZ")
+
+
+class ExtractPipeline:
+    """Scrapy item pipeline: FetchedPage in, Article out; anything else passes through."""
+
+    def __init__(self, run_id: str, min_extracted_size: int = 50, timeout: float = 20.0) -> None:
+        if min_extracted_size < 0:
+            raise ConfigError(f"EXTRACT_MIN_SIZE must be >= 0, got {min_extracted_size}")
+        if timeout <= 0:
+            raise ConfigError(f"EXTRACT_TIMEOUT must be > 0 seconds, got {timeout}")
+        self.run_id = run_id
+        self.min_extracted_size = min_extracted_size
+        self.timeout = timeout
+        self.crawler: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> ExtractPipeline:
+        settings = crawler.settings
+        run_id = settings.get("NEWSARCHIVE_RUN_ID") or ""
+        if not run_id:
+            run_id = _adhoc_run_id()
+            logger.warning("NEWSARCHIVE_RUN_ID is not set; articles get run_id %s", run_id)
+        pipeline = cls(
+            run_id=str(run_id),
+            min_extracted_size=settings.getint("EXTRACT_MIN_SIZE", 50),
+            timeout=settings.getfloat("EXTRACT_TIMEOUT", 20.0),
+        )
+        pipeline.crawler = crawler
+        return pipeline
+
+    def _count(self, key: str) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, FetchedPage):
+            return item
+        try:
+            # A thread cannot be killed: on timeout the extraction finishes in the background and its
+            # result is discarded, but the crawl goes on and the page stays archived in the WARC.
+            article = await asyncio.wait_for(
+                asyncio.to_thread(
+                    extract_article, item, run_id=self.run_id, min_extracted_size=self.min_extracted_size
+                ),
+                timeout=self.timeout,
+            )
+        except TimeoutError:
+            self._count("newsarchive/errors/extract_timeout")
+            logger.warning(
+                "extraction of %s took longer than %ss: dropped (page kept in WARC)", item.url, self.timeout
+            )
+            raise DropItem(f"extraction timed out after {self.timeout}s: {item.url}") from None
+        except ExtractionError as exc:
+            self._count("newsarchive/errors/extract_no_warc")
+            logger.warning("cannot extract %s: %s", item.url, exc)
+            raise DropItem(str(exc)) from exc
+        except Exception as exc:
+            self._count("newsarchive/errors/extract_failed")
+            logger.warning("extraction of %s failed: %s: %s", item.url, type(exc).__name__, exc)
+            logger.debug("extraction traceback for %s", item.url, exc_info=True)
+            raise DropItem(f"extraction failed: {item.url}: {type(exc).__name__}: {exc}") from exc
+        if PAGE_ERROR_KEY in article.extraction:
+            self._count("newsarchive/errors/page_object_failed")
+            logger.warning(
+                "page object failed on %s (generic extraction used): %s",
+                item.url,
+                article.extraction[PAGE_ERROR_KEY],
+            )
+        if self._outside_window(article):
+            self._count("newsarchive/pruned/out_of_window_after_fetch")
+            raise DropItem(f"published {article.published_at} is outside the date window: {item.url}")
+        self._count("newsarchive/articles/extracted")
+        return article
+
+    def _outside_window(self, article: Article) -> bool:
+        """The backstop for candidates whose date was unknown before fetching."""
+        spider = getattr(self.crawler, "spider", None)
+        since, until = getattr(spider, "since", None), getattr(spider, "until", None)
+        published = parse_datetime(article.published_at)
+        if published is None or (since is None and until is None):
+            return False
+        if isinstance(since, datetime) and published < (since if since.tzinfo else since.replace(tzinfo=JST)):
+            return True
+        return isinstance(until, datetime) and published > (
+            until if until.tzinfo else until.replace(tzinfo=JST)
+        )

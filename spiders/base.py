@@ -1,0 +1,353 @@
+"""NewsSpider: the discovery and fetching logic every outlet shares.
+
+An outlet subclass only says where to look (feeds, sitemaps, first listing pages), which URLs are
+articles, how its URLs canonicalise, and which page object reads its pages.
+
+Flow: `start()` requests every feed, sitemap and listing page. Their callbacks turn links into
+`Candidate`s keyed by canonical URL (duplicates merged, the sitemap's date and title preferred over the
+feed's over the listing's). Nothing is fetched until discovery is over: on `spider_idle` the candidates
+inside the date window are scheduled newest first, at most `max_articles` of them, so a capped run keeps
+the newest. Article responses become `FetchedPage` items for the pipelines.
+
+Non-2xx responses never reach a callback: Scrapy's HttpErrorMiddleware turns them into failures and
+every request carries `errback=self.on_error`, which counts them as `newsarchive/errors/http_<status>`
+(and other failures as `newsarchive/errors/<ExceptionName>`). Chosen over `handle_httpstatus_list` so
+that callbacks only ever see pages they can parse; the WARC capture still records the error exchange.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import scrapy
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import HtmlResponse, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.items import Candidate, FetchedPage, PageParser
+from crawler.middlewares import parse_base_urls
+from spiders.discovery import (
+    DiscoveryError,
+    Entry,
+    ListingMarkup,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
+from spiders.urls import (
+    JST,
+    day_in_window,
+    in_window,
+    infer_listing_time,
+    parse_datetime,
+    parse_max_articles,
+    parse_window_bound,
+    strip_query_params,
+    to_jst_iso,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which source's date and title win when one URL is found several times (lower is better).
+SOURCE_RANK = {"seed": 0, "sitemap": 1, "feed": 2, "listing": 3, "search": 4}
+
+STATS = "newsarchive"
+
+
+class NewsSpider(scrapy.Spider):
+    origin: ClassVar[str] = ""  # "https://www.jiji.com": where canonical URLs live
+    hosts: ClassVar[frozenset[str]] = frozenset()  # real host names, aliases included
+    feeds: ClassVar[tuple[str, ...]] = ()
+    sitemaps: ClassVar[tuple[str, ...]] = ()
+    listings: ClassVar[tuple[str, ...]] = ()  # first page of each listing; the pager is followed
+    listing_markup: ClassVar[ListingMarkup | None] = None
+    tracking_params: ClassVar[tuple[str, ...]] = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
+    article_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()  # matched against the canonical URL
+    excluded_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
+    # The page object as a plain callable; subclasses wrap it in staticmethod() so it is not bound.
+    page_parser: PageParser | None = None
+
+    def __init__(
+        self,
+        *args: Any,
+        since: str | None = None,
+        until: str | None = None,
+        max_articles: int | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.since: datetime | None = parse_window_bound(since, "since", end=False)
+        self.until: datetime | None = parse_window_bound(until, "until", end=True)
+        if self.since and self.until and self.since > self.until:
+            raise ValueError(f"since: {self.since.isoformat()} is after until {self.until.isoformat()}")
+        self.max_articles: int | None = parse_max_articles(max_articles)
+        self.base_url: str | None = None  # override origin, set from OUTLET_BASE_URLS in from_crawler
+        self._candidates: dict[str, Candidate] = {}
+        self._articles_scheduled = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, NewsSpider)
+        spider.base_url = parse_base_urls(crawler.settings.get("OUTLET_BASE_URLS")).get(cls.name)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
+
+    # ----------------------------------------------------------------- URLs
+
+    def is_article(self, url: str) -> bool:
+        canonical = self.canonicalize(url)
+        if any(p.search(canonical) for p in self.excluded_patterns):
+            return False
+        return any(p.search(canonical) for p in self.article_patterns)
+
+    def canonicalize(self, url: str) -> str:
+        """The URL researchers cite: real host, https, no fragment and no tracking parameters."""
+        url = self.to_real_url(url.strip())
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host in self.hosts:
+            origin = urlsplit(self.origin)
+            parts = parts._replace(scheme=origin.scheme, netloc=origin.netloc)
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+        return strip_query_params(url, self.tracking_params)
+
+    def url_date(self, url: str) -> date | None:
+        """The publication day written in the URL, for outlets that write one."""
+        return None
+
+    def to_real_url(self, fetched_url: str) -> str:
+        """Undo the base-URL override: a URL on the override origin -> the same path on the real origin."""
+        if not self.base_url:
+            return fetched_url
+        parts, base = urlsplit(fetched_url), urlsplit(self.base_url)
+        if parts.netloc.lower() != base.netloc.lower():
+            return fetched_url
+        origin = urlsplit(self.origin)
+        return urlunsplit((origin.scheme, origin.netloc, parts.path, parts.query, parts.fragment))
+
+    def _own_host(self, url: str) -> bool:
+        return (urlsplit(url).hostname or "").lower() in self.hosts
+
+    # ------------------------------------------------------------ discovery
+
+    async def start(self) -> AsyncIterator[Request]:
+        for url in self.feeds:
+            yield self._discovery_request(url, self.parse_feed, "feed")
+        for url in self.sitemaps:
+            yield self._discovery_request(url, self.parse_sitemap, "sitemap")
+        for url in self.listings:
+            yield self._discovery_request(url, self.parse_listing, "listing")
+
+    def _discovery_request(self, url: str, callback: Any, kind: str, **meta: Any) -> Request:
+        self._inc(f"discovery/{kind}_requests")
+        return Request(url, callback=callback, errback=self.on_error, meta={"newsarchive_kind": kind, **meta})
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        source_url = self.to_real_url(response.url)
+        try:
+            entries = parse_feed(response.body, source_url)
+        except DiscoveryError as exc:
+            self._discovery_failed(source_url, exc)
+            return
+        for entry in entries:
+            self.add_candidate(entry.url, "feed", source_url, entry)
+        yield from ()
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        source_url = self.to_real_url(response.url)
+        try:
+            sitemap = parse_sitemap(response.body, source_url)
+        except DiscoveryError as exc:
+            self._discovery_failed(source_url, exc)
+            return
+        for child in sitemap.children:
+            # A child's lastmod is the time of its newest entry: older than `since` means nothing new.
+            if self.since and child.lastmod and child.lastmod < self.since:
+                self._inc("discovery/sitemap_skipped_old")
+                continue
+            if not self._own_host(child.url):
+                self._inc("discovery/offsite")
+                continue
+            yield self._discovery_request(child.url, self.parse_sitemap, "sitemap")
+        for entry in sitemap.entries:
+            self.add_candidate(entry.url, "sitemap", source_url, entry)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        assert self.listing_markup is not None, f"{self.name} has listings but no listing_markup"
+        source_url = self.to_real_url(response.url)
+        page = parse_listing(response.text, source_url, self.listing_markup)
+        # The listing shows no year: walk down from the crawl's upper bound (or the previous page's last
+        # entry), since entries run newest first.
+        reference: datetime = response.meta.get("listing_reference") or min(
+            self.until or datetime.now(JST), datetime.now(JST)
+        )
+        moments: list[datetime | None] = []
+        for item in page.entries:
+            moment = None
+            if item.month_day_time:
+                day = self.url_date(self.canonicalize(item.url))
+                ref = datetime(day.year, day.month, day.day, 23, 59, tzinfo=JST) if day else reference
+                moment = infer_listing_time(*item.month_day_time, reference=ref)
+            if moment is not None:
+                reference = moment
+            moments.append(moment)
+            self.add_candidate(item.url, "listing", source_url, Entry(item.url, item.title, moment))
+        self._inc("discovery/listing_pages")
+        all_old = bool(moments) and all(m is not None and self.since and m < self.since for m in moments)
+        if not page.entries or all_old:
+            self._inc("discovery/listing_stopped")
+            return
+        if page.next_url and self._own_host(page.next_url):
+            yield self._discovery_request(
+                page.next_url, self.parse_listing, "listing", listing_reference=reference
+            )
+
+    def _discovery_failed(self, url: str, exc: Exception) -> None:
+        self._inc("discovery/invalid")
+        logger.warning("%s: cannot parse %s: %s", self.name, url, exc)
+
+    def add_candidate(self, url: str, source: str, source_url: str, entry: Entry) -> Candidate | None:
+        """Record a link found by discovery; returns the (merged) candidate, or None when dropped."""
+        canonical = self.canonicalize(url)
+        if not self._own_host(canonical) or not self.is_article(canonical):
+            self._inc("pruned/not_article")
+            return None
+        self._inc(f"candidates/{source}")
+        found = Candidate(
+            url=canonical,
+            outlet=self.name,
+            source=source,
+            source_url=source_url,
+            published_at=to_jst_iso(entry.published_at) if entry.published_at else None,
+            title=entry.title,
+            keywords=entry.keywords,
+        )
+        known = self._candidates.get(canonical)
+        if known is not None:
+            self._inc("candidates/duplicate")
+            found = merge_candidates(known, found)
+        self._candidates[canonical] = found
+        return found
+
+    # ------------------------------------------------------------- articles
+
+    def best_moment(self, candidate: Candidate) -> datetime | None:
+        return parse_datetime(candidate.published_at)
+
+    def in_window(self, candidate: Candidate) -> bool:
+        moment = self.best_moment(candidate)
+        if moment is not None:
+            return in_window(moment, self.since, self.until)
+        return day_in_window(self.url_date(candidate.url), self.since, self.until)
+
+    def select_candidates(self) -> list[Candidate]:
+        """Candidates to fetch: inside the window, newest first (undated last), capped."""
+        kept: list[Candidate] = []
+        for candidate in self._candidates.values():
+            if self.in_window(candidate):
+                kept.append(candidate)
+            else:
+                self._inc("pruned/out_of_window")
+
+        def newest_first(candidate: Candidate) -> tuple[int, float]:
+            moment = self.best_moment(candidate)
+            if moment is None:
+                day = self.url_date(candidate.url)
+                moment = datetime(day.year, day.month, day.day, tzinfo=JST) if day else None
+            return (0, -moment.timestamp()) if moment else (1, 0.0)
+
+        kept.sort(key=newest_first)
+        if self.max_articles is not None and len(kept) > self.max_articles:
+            self._inc("pruned/max_articles", len(kept) - self.max_articles)
+            kept = kept[: self.max_articles]
+        return kept
+
+    def _on_idle(self) -> None:
+        if self._articles_scheduled:
+            return
+        self._articles_scheduled = True
+        chosen = self.select_candidates()
+        self._candidates.clear()
+        if not chosen:
+            return
+        assert self.crawler.engine is not None
+        for candidate in chosen:
+            self._inc("candidates/scheduled")
+            self.crawler.engine.crawl(self.article_request(candidate))
+        raise DontCloseSpider
+
+    def article_request(self, candidate: Candidate) -> Request:
+        return Request(
+            candidate.url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            meta={"candidate": candidate, "newsarchive_kind": "article"},
+        )
+
+    def parse_article(self, response: Response) -> Iterator[FetchedPage]:
+        if response.status != 200:
+            self._inc(f"errors/http_{response.status}")
+            return
+        if not isinstance(response, HtmlResponse):
+            self._inc("errors/not_html")
+            return
+        self._inc("articles/fetched")
+        yield FetchedPage(
+            url=self.canonicalize(self.to_real_url(response.url)),
+            fetched_url=response.url,
+            outlet=self.name,
+            status=response.status,
+            headers=decode_headers(response),
+            body=response.body,
+            encoding=response.encoding,
+            text=response.text,
+            candidate=response.meta.get("candidate"),
+            warc=response.meta.get("newsarchive_warc"),
+            parser=type(self).page_parser,
+            fetched_at=datetime.now(UTC).isoformat(),
+        )
+
+    def on_error(self, failure: Failure) -> None:
+        if failure.check(HttpError):
+            response = failure.value.response
+            self._inc(f"errors/http_{response.status}")
+            logger.info("%s: HTTP %s for %s", self.name, response.status, response.url)
+        else:
+            self._inc(f"errors/{failure.type.__name__ if failure.type else 'unknown'}")
+            logger.warning("%s: %s", self.name, failure.getErrorMessage())
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        if stats is not None:
+            stats.inc_value(f"{STATS}/{key}", count)
+
+
+def merge_candidates(a: Candidate, b: Candidate) -> Candidate:
+    """One candidate from two sightings: the better-ranked source leads, gaps filled from the other."""
+    first, second = sorted((a, b), key=lambda c: SOURCE_RANK.get(c.source, 99))
+    return replace(
+        first,
+        published_at=first.published_at or second.published_at,
+        title=first.title or second.title,
+        keywords=first.keywords or second.keywords,
+    )
+
+
+def decode_headers(response: Response) -> dict[str, list[str]]:
+    """Response headers as lower-case names -> every value (getlist keeps repeated Set-Cookie)."""
+    result: dict[str, list[str]] = {}
+    for name in response.headers:
+        key = (name.decode("latin-1") if isinstance(name, bytes) else str(name)).lower()
+        values: Iterable[bytes] = response.headers.getlist(name)
+        result.setdefault(key, []).extend(v.decode("latin-1") for v in values)
+    return result
