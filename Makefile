@@ -10,7 +10,7 @@ UNTIL ?=
 OUTLETS ?=
 ARGS ?=
 
-.PHONY: setup demo crawl test lint bench lock clean-venv
+.PHONY: setup demo crawl test lint bench lock clean-venv pywb-venv
 
 setup: $(STAMP)
 
@@ -33,7 +33,22 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-test: lint
+# pywb in a venv of its own (it pins redis 2.10, ships brotlipy and gevent-patches sockets: see
+# STACK-NOTES); tests run it only as a subprocess (tests/test_replay_pywb.py).
+PYWB_VERSION := 2.10.0
+PYWB_VENV := .venv-pywb
+PYWB_STAMP := $(PYWB_VENV)/.installed-$(PYWB_VERSION)
+
+pywb-venv: $(PYWB_STAMP)
+
+$(PYWB_STAMP):
+	test -x $(PYWB_VENV)/bin/python || $(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/pip install --quiet "pywb==$(PYWB_VERSION)"
+	$(PYWB_VENV)/bin/wb-manager --help >/dev/null
+	$(PYWB_VENV)/bin/wayback --help >/dev/null
+	touch $(PYWB_STAMP)
+
+test: lint pywb-venv
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

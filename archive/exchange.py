@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# WARC-Truncated reasons (WARC 1.1 section 5.13) this crawler can produce.
+TRUNCATED_LENGTH = "length"  # stopped on purpose at the body size limit
+TRUNCATED_DISCONNECT = "disconnect"  # the connection broke before the announced body was complete
+
 
 @dataclass
 class HttpExchange:
@@ -22,6 +26,7 @@ class HttpExchange:
     body: bytes  # exactly as received (still gzip-compressed under Content-Encoding: gzip)
     ip_address: str | None
     fetched_at: datetime  # UTC
+    truncated: str = ""  # "" = complete, else TRUNCATED_LENGTH or TRUNCATED_DISCONNECT
 
 
 @dataclass
@@ -36,3 +41,20 @@ class RecordLocation:
     payload_digest: str  # sha1:BASE32
     target_uri: str
     date: str  # WARC-Date
+
+
+@dataclass
+class WriteResult:
+    """What write_exchange wrote: the record of this capture and, for a revisit, the record it refers to.
+
+    `payload_source` is the record whose payload can actually be read back (the original response for a
+    revisit, the record itself otherwise): article pointers must use it.
+    """
+
+    record: RecordLocation
+    rec_type: str  # "response" or "revisit"
+    original: RecordLocation | None = None  # the earlier response a revisit stands for, when known
+
+    @property
+    def payload_source(self) -> RecordLocation:
+        return self.original if self.original is not None else self.record

@@ -30,6 +30,14 @@ def decode_payload(raw: bytes, http_headers: StatusAndHeaders | None) -> bytes:
     if http_headers is None:
         return raw
     encoding = (http_headers.get_header("content-encoding") or "").lower() or None
+    if encoding == "br":
+        # warcio's br reader needs brotlipy's Decompressor.unused_data; Google's brotli (the one Scrapy
+        # decodes with) has no such attribute, so warcio fails on every br body. Decode it here.
+        import brotli  # type: ignore[import-untyped,unused-ignore]
+
+        if (http_headers.get_header("transfer-encoding") or "").lower() == "chunked":
+            raw = bytes(ChunkedDataReader(BytesIO(raw), decomp_type=None).read())
+        return bytes(brotli.decompress(raw))
     if encoding not in BufferedReader.get_supported_decompressors():
         encoding = None
     if (http_headers.get_header("transfer-encoding") or "").lower() == "chunked":

@@ -1,7 +1,9 @@
-"""Write HTTP exchanges as WARC/1.1 request + response records, one gzip member per record.
+"""Write HTTP exchanges as WARC/1.1 request + response (or revisit) records, one gzip member per record.
 
 Files are written under a `.open` name and renamed when closed, so anything under its final name is
-complete. Each file starts with a warcinfo record that states how faithful the capture is.
+complete; a CDXJ index is written beside each closed file. Each file starts with a warcinfo record
+that states how faithful the capture is. A payload already archived (per the PayloadIndex) becomes a
+revisit record; a kept article's JSON goes in as a metadata record that refers to its response.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from archive.exchange import HttpExchange, RecordLocation
+from archive.cdxj import write_cdxj
+from archive.dedup import PayloadIndex
+from archive.exchange import HttpExchange, RecordLocation, WriteResult
 from archive.paths import OPEN_SUFFIX, WARC_DIR, fsync_dir, hostname, relpath, rename_no_replace, warc_relpath
 from archive.run import package_version
 
@@ -37,6 +41,9 @@ FIDELITY_NOTE = (
     "as received. HTTP/2 exchanges are written in HTTP/1.1 message form. Request headers are those Scrapy sent; Host (and Content-Length for a request body) "
     "were added when absent because Twisted adds them on the wire."
 )
+
+PROFILE_IDENTICAL = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+PROFILE_NOT_MODIFIED = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 # RFC 3986 reserved characters plus '%', so existing escapes and URL structure survive quoting.
 _URI_SAFE = ":/?#[]@!$&'()*+,;=%"
@@ -74,6 +81,20 @@ def warc_target_uri(url: str) -> str:
             quote(parts.fragment, safe=_URI_SAFE),
         )
     )
+
+
+METADATA_URI_PREFIX = "urn:newsarchive:article:"
+
+
+def metadata_target_uri(url: str) -> str:
+    """`urn:newsarchive:article:<fetched URL>` for the metadata record about a capture of `url`.
+
+    Not the URL itself, nor pywb's `metadata://host/path`: replay tools index metadata records by the
+    SURT of their target URI, and with either of those the record shares the page's index key and
+    timestamp, so that pywb 2.10 served the article JSON instead of the page (seen in a test here).
+    A URN keeps its own key, as Browsertrix's `urn:pageinfo:<url>` records do.
+    """
+    return METADATA_URI_PREFIX + warc_target_uri(url)
 
 
 def reason_phrase(status: int) -> str:
@@ -168,7 +189,12 @@ class WarcWriter:
         warcinfo: Mapping[str, str] | None = None,
         on_close: Callable[[Path], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dedup: PayloadIndex | None = None,
+        cdxj: bool = True,
     ) -> None:
+        """`dedup`: write repeats of payloads it knows as revisit records (None: never, except 304s).
+        `cdxj`: index each file as it is closed; a caller that indexes elsewhere (off the thread
+        that writes) passes False and calls archive.cdxj.write_cdxj itself."""
         if fsync not in ("close", "record"):
             raise ValueError(f"fsync must be 'close' or 'record', not {fsync!r}")
         if not 0 <= gzip_level <= 9:
@@ -181,6 +207,8 @@ class WarcWriter:
         self.fsync = fsync
         self.extra_warcinfo = dict(warcinfo or {})
         self.on_close = on_close
+        self.dedup = dedup
+        self.cdxj = cdxj
         self.closed_files: list[Path] = []
         self.bytes_written = 0  # compressed bytes appended by this writer, warcinfo records included
         self._clock = clock
@@ -213,45 +241,88 @@ class WarcWriter:
         return {k: " ".join(str(v).split()) for k, v in fields.items() if v}
 
     def write_exchange(self, ex: HttpExchange) -> RecordLocation:
-        """Append request + response records; return where the response record is."""
+        """Append request + response (or revisit) records; return where the response/revisit is."""
+        return self.capture(ex).record
+
+    def capture(self, ex: HttpExchange) -> WriteResult:
+        """Append request + response records, or request + revisit when the payload is already
+        archived or the server answered 304; say which, and where a readable payload is."""
         uri = warc_target_uri(ex.url)
         fetched_at = ex.fetched_at if ex.fetched_at.tzinfo else ex.fetched_at.replace(tzinfo=UTC)
         warc_date = datetime_to_iso_date(fetched_at.astimezone(UTC).replace(tzinfo=None), use_micros=True)
         with self._lock:
-            self._rotate_if_due()
-            if self._fh is None:
-                self._open()
-            assert self._fh is not None and self._writer is not None and self._final_path is not None
-            response = self._response_record(ex, uri, warc_date)
-            request = self._request_record(ex, uri, warc_date, response)
-            start = self._fh.tell()
-            try:
-                self._writer.write_record(request)
-                offset = self._fh.tell()
-                self._writer.write_record(response)
-                end = self._fh.tell()
-                if self.fsync == "record":
-                    os.fsync(self._fh.fileno())
-            except BaseException:
-                # Never leave half a record behind: the next exchange would follow garbage.
-                self._fh.seek(start)
-                self._fh.truncate()
-                raise
-            self._exchanges_in_file += 1
-            self.bytes_written += end - start
+            self._ensure_open()
+            # Building the response record computes its payload digest, which decides about a revisit.
+            main = self._response_record(ex, uri, warc_date)
+            original: RecordLocation | None = None
+            revisit = self._revisit_instead(ex, uri, warc_date, main)
+            if revisit is not None:
+                main, original = revisit
+            request = self._request_record(ex, uri, warc_date, main)
+            _, (offset, length) = self._append([request, main])
+            assert self._final_path is not None
+            location = RecordLocation(
+                filename=self._final_path.name,
+                path=relpath(self.root, self._final_path),
+                offset=offset,
+                length=length,
+                record_id=main.rec_headers.get_header("WARC-Record-ID"),
+                payload_digest=main.rec_headers.get_header("WARC-Payload-Digest") or "",
+                target_uri=uri,
+                date=warc_date,
+            )
+            if self.dedup is not None:
+                if main.rec_type == "response" and not ex.truncated:
+                    self.dedup.remember(location)
+                elif original is not None:
+                    self.dedup.remember_uri(uri, original)
+            return WriteResult(record=location, rec_type=main.rec_type, original=original)
+
+    def write_metadata(
+        self,
+        url: str,
+        payload: bytes,
+        *,
+        refers_to: str,
+        concurrent_to: str | None = None,
+        date: str | None = None,
+        content_type: str = "application/json",
+    ) -> RecordLocation:
+        """Append a metadata record about the capture of `url` (e.g. the article JSON extracted from
+        it). `refers_to` is the record its content derives from; `date` defaults to now. The target
+        URI is metadata_target_uri(url)."""
+        uri = metadata_target_uri(url)
+        if date is None:
+            date = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
+        warc_headers = _warc_headers("metadata", uri, date, None)
+        warc_headers["WARC-Refers-To"] = refers_to
+        if concurrent_to:
+            warc_headers["WARC-Concurrent-To"] = concurrent_to
+        with self._lock:
+            self._ensure_open()
+            assert self._writer is not None and self._final_path is not None
+            record = self._writer.create_warc_record(
+                uri,
+                "metadata",
+                payload=BytesIO(payload),
+                length=len(payload),
+                warc_content_type=content_type,
+                warc_headers_dict=warc_headers,
+            )
+            ((offset, length),) = self._append([record])
             return RecordLocation(
                 filename=self._final_path.name,
                 path=relpath(self.root, self._final_path),
                 offset=offset,
-                length=end - offset,
-                record_id=response.rec_headers.get_header("WARC-Record-ID"),
-                payload_digest=response.rec_headers.get_header("WARC-Payload-Digest"),
+                length=length,
+                record_id=record.rec_headers.get_header("WARC-Record-ID"),
+                payload_digest=record.rec_headers.get_header("WARC-Payload-Digest") or "",
                 target_uri=uri,
-                date=warc_date,
+                date=date,
             )
 
     def close(self) -> Path | None:
-        """Flush, fsync and rename the current file to its final name; return that name."""
+        """Flush, fsync and rename the current file to its final name, index it; return that name."""
         with self._lock:
             if self._fh is None:
                 return None
@@ -265,6 +336,8 @@ class WarcWriter:
             fh.close()
             rename_no_replace(open_path, final_path)
             self.closed_files.append(final_path)
+        if self.cdxj:
+            write_cdxj(final_path)
         if self.on_close is not None:
             self.on_close(final_path)
         return final_path
@@ -283,7 +356,7 @@ class WarcWriter:
         one, and drops a trailing request record whose response never made it. A file with no
         complete record left is removed. Files that may still be in use are left alone: those a writer
         of this process has open, those of a live process on this host, and those written on another
-        host (which recovers its own).
+        host (which recovers its own). Indexing the repaired files is the caller's (archive.cdxj).
         """
         repaired = []
         for open_path in sorted((Path(root) / WARC_DIR).rglob(f"*.warc.gz{OPEN_SUFFIX}")):
@@ -304,6 +377,32 @@ class WarcWriter:
         return repaired
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        self._rotate_if_due()
+        if self._fh is None:
+            self._open()
+
+    def _append(self, records: list[ArcWarcRecord]) -> list[tuple[int, int]]:
+        """Write records as consecutive gzip members, all or none; return (offset, length) of each."""
+        assert self._fh is not None and self._writer is not None
+        start = self._fh.tell()
+        spans = []
+        try:
+            for record in records:
+                begin = self._fh.tell()
+                self._writer.write_record(record)
+                spans.append((begin, self._fh.tell() - begin))
+            if self.fsync == "record":
+                os.fsync(self._fh.fileno())
+        except BaseException:
+            # Never leave half a record behind: the next exchange would follow garbage.
+            self._fh.seek(start)
+            self._fh.truncate()
+            raise
+        self._exchanges_in_file += 1
+        self.bytes_written += self._fh.tell() - start
+        return spans
 
     def _rotate_if_due(self) -> None:
         if self._fh is None or self._exchanges_in_file == 0:
@@ -330,20 +429,66 @@ class WarcWriter:
         self._exchanges_in_file = 0
         self.bytes_written += fh.tell()
 
-    def _response_record(self, ex: HttpExchange, uri: str, warc_date: str) -> ArcWarcRecord:
-        assert self._writer is not None
-        http_headers = StatusAndHeaders(
+    def _http_response_headers(self, ex: HttpExchange) -> StatusAndHeaders:
+        return StatusAndHeaders(
             f"{ex.status} {reason_phrase(ex.status)}",
             list(ex.response_headers),
             protocol=http_version(ex.protocol),
         )
+
+    def _response_record(self, ex: HttpExchange, uri: str, warc_date: str) -> ArcWarcRecord:
+        assert self._writer is not None
         warc_headers = _warc_headers("response", uri, warc_date, ex.ip_address)
+        if ex.truncated:
+            warc_headers["WARC-Truncated"] = ex.truncated
         return self._writer.create_warc_record(
             uri,
             "response",
             payload=BytesIO(ex.body),
             length=len(ex.body),
-            http_headers=http_headers,
+            http_headers=self._http_response_headers(ex),
+            warc_headers_dict=warc_headers,
+        )
+
+    def _revisit_instead(
+        self, ex: HttpExchange, uri: str, warc_date: str, response: ArcWarcRecord
+    ) -> tuple[ArcWarcRecord, RecordLocation | None] | None:
+        """The revisit record to write instead of `response`, and the record it stands for; or None."""
+        if ex.status == 304:
+            # Nothing was transferred: the earlier capture of this URL (if we know it) holds the payload.
+            previous = self.dedup.last_capture_of(uri) if self.dedup is not None else None
+            return self._revisit_record(ex, uri, warc_date, PROFILE_NOT_MODIFIED, previous, None), previous
+        if self.dedup is None or ex.truncated or not self.dedup.eligible(len(ex.body)):
+            return None
+        digest = response.rec_headers.get_header("WARC-Payload-Digest")
+        original = self.dedup.original_for(digest) if digest else None
+        if original is None:
+            return None
+        return self._revisit_record(ex, uri, warc_date, PROFILE_IDENTICAL, original, digest), original
+
+    def _revisit_record(
+        self,
+        ex: HttpExchange,
+        uri: str,
+        warc_date: str,
+        profile: str,
+        original: RecordLocation | None,
+        digest: str | None,
+    ) -> ArcWarcRecord:
+        assert self._writer is not None
+        warc_headers = _warc_headers("revisit", uri, warc_date, ex.ip_address)
+        warc_headers["WARC-Profile"] = profile
+        if original is not None:
+            warc_headers["WARC-Refers-To"] = original.record_id
+            warc_headers["WARC-Refers-To-Target-URI"] = original.target_uri
+            warc_headers["WARC-Refers-To-Date"] = original.date
+        if digest:
+            warc_headers["WARC-Payload-Digest"] = digest
+        # No payload: warcio writes only the HTTP headers into a revisit's block.
+        return self._writer.create_warc_record(
+            uri,
+            "revisit",
+            http_headers=self._http_response_headers(ex),
             warc_headers_dict=warc_headers,
         )
 

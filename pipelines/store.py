@@ -1,7 +1,9 @@
-"""Write kept articles as JSON lines partitioned by outlet and published day (JST)."""
+"""Write kept articles as JSON lines partitioned by outlet and published day (JST), and the same JSON
+as a metadata record in the WARC files of the crawl, so that a WARC alone is a complete archive."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Self
 
@@ -12,13 +14,22 @@ from scrapy.statscollectors import StatsCollector
 from archive.jsonl import JsonlPartitionWriter
 from archive.run import RunLedger
 from crawler.items import Article
+from pipelines.warc import WarcCaptureMiddleware, capture_for
 
 
 class ArticleStorePipeline:
-    def __init__(self, root: Path, run_id: str, *, stats: StatsCollector | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        run_id: str,
+        *,
+        stats: StatsCollector | None = None,
+        crawler: Crawler | None = None,
+    ) -> None:
         self.root = Path(root)
         self.run_id = run_id
         self.stats = stats
+        self.crawler = crawler
         self.writer = JsonlPartitionWriter(self.root, run_id)
         self.ledger = RunLedger.for_run(self.root, run_id)
 
@@ -30,12 +41,23 @@ class ArticleStorePipeline:
         run_id = crawler.settings.get("NEWSARCHIVE_RUN_ID")
         if not run_id:
             raise NotConfigured("NEWSARCHIVE_RUN_ID is not set: article files need the run id in their name")
-        return cls(Path(root), run_id, stats=crawler.stats)
+        return cls(Path(root), run_id, stats=crawler.stats, crawler=crawler)
+
+    @property
+    def capture(self) -> WarcCaptureMiddleware | None:
+        # Looked up when used: component construction order is Scrapy's business, not ours.
+        return capture_for(self.crawler) if self.crawler is not None else None
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        self.writer.write(item.to_json())
+        row = item.to_json()
+        capture = self.capture
+        if capture is not None:
+            # Written first: a row in the JSONL then always has its metadata record in a WARC.
+            payload = json.dumps(row, ensure_ascii=False).encode("utf-8")
+            capture.write_article(item, payload)
+        self.writer.write(row)
         if self.stats is not None:
             self.stats.inc_value("newsarchive/articles/kept")
             self.stats.inc_value(f"newsarchive/articles/kept/{item.outlet}")

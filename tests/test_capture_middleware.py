@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -128,6 +129,8 @@ def warc_records(root: Path) -> list[dict[str, Any]]:
                         "uri": rec.rec_headers.get_header("WARC-Target-URI"),
                         "id": rec.rec_headers.get_header("WARC-Record-ID"),
                         "concurrent": rec.rec_headers.get_header("WARC-Concurrent-To"),
+                        "refers_to": rec.rec_headers.get_header("WARC-Refers-To"),
+                        "content_type": rec.rec_headers.get_header("Content-Type"),
                         "ip": rec.rec_headers.get_header("WARC-IP-Address"),
                         "http": rec.http_headers,
                         "body": rec.raw_stream.read(),
@@ -205,13 +208,26 @@ def test_crawl_archives_every_exchange_as_received(site: Site, tmp_path: Path) -
     stats = crawler.stats
     assert stats is not None
     assert stats.get_value("newsarchive/warc/records") == 4
+    assert stats.get_value("newsarchive/warc/metadata") == 1
     assert stats.get_value("newsarchive/warc/bytes") == sum(p.stat().st_size for p in root.rglob("*.warc.gz"))
     assert stats.get_value("newsarchive/articles/kept") == 1
     assert stats.get_value("newsarchive/articles/kept/testoutlet") == 1
 
     # Both components registered their closed files with the run; a manifest over them verifies.
     files = RunLedger.for_run(root, run_id).files()
-    assert sorted(kind for _, kind in files) == ["articles", "warc"]
+    assert sorted(kind for _, kind in files) == ["articles", "cdxj", "warc"]
+    warc_rel = next(rel for rel, kind in files if kind == "warc")
+    assert (root / warc_rel).with_name(Path(warc_rel).name.removesuffix(".warc.gz") + ".cdxj").is_file()
+
+    # The kept article is also in the WARC: a metadata record whose JSON is the JSONL row.
+    (metadata,) = [r for r in records if r["type"] == "metadata"]
+    assert metadata["refers_to"] == metadata["concurrent"] == pointer.record_id
+    assert metadata["content_type"] == "application/json"
+    assert metadata["uri"] == "urn:newsarchive:article:" + pointer.target_uri
+    (jsonl,) = [rel for rel, kind in files if kind == "articles"]
+    (row,) = [json.loads(line) for line in (root / jsonl).read_text(encoding="utf-8").splitlines()]
+    assert json.loads(metadata["body"]) == row
+    assert row["warc"]["record_id"] == pointer.record_id
     assert not list(root.rglob("*.open"))
     write_manifest(
         root,
@@ -227,4 +243,4 @@ def test_crawl_archives_every_exchange_as_received(site: Site, tmp_path: Path) -
     )
     report = verify_archive(root)
     assert report.ok, report.problems
-    assert report.counts == {"warc_files": 1, "records": 9, "articles": 1, "manifests": 1}
+    assert report.counts == {"warc_files": 1, "records": 10, "articles": 1, "manifests": 1}

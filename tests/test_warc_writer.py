@@ -10,14 +10,23 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import warc_writer
+from archive.cdxj import EXTRA_FIELDS, cdxj_path_for, index_missing
+from archive.dedup import PayloadIndex
 from archive.exchange import HttpExchange
 from archive.readback import read_record
-from archive.warc_writer import FIDELITY_NOTE, WarcWriter, iter_gzip_members, warc_target_uri
+from archive.warc_writer import (
+    FIDELITY_NOTE,
+    WarcWriter,
+    iter_gzip_members,
+    metadata_target_uri,
+    warc_target_uri,
+)
 
 BIN = Path(sys.executable).parent
 HTML_JA = "<html><head><title>露朝の軍事協力</title></head><body>ロシアと北朝鮮～</body></html>"
@@ -307,3 +316,175 @@ def test_failed_write_leaves_no_partial_record(tmp_path: Path, monkeypatch: pyte
     assert [k for k, _ in records(path)] == ["warcinfo", "request", "response", "request", "response"]
     assert read_record(path, after.offset, after.length).target_uri == "http://127.0.0.1:1/c"
     assert after.offset > good.offset
+
+
+# -- CDXJ index, revisits, metadata, truncation -----------------------------------------------------
+
+
+def read_index(path: Path) -> list[tuple[str, str, dict]]:
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, ts, data = line.split(" ", 2)
+        out.append((key, ts, json.loads(data)))
+    return out
+
+
+def test_cdxj_written_beside_closed_file_points_at_records(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    exchanges = sample_exchanges()
+    locations = [writer.write_exchange(ex) for ex in exchanges]
+    meta = writer.write_metadata(exchanges[1].url, b'{"a": 1}', refers_to=locations[1].record_id)
+    open_path = writer.current_path
+    assert open_path is not None and not cdxj_path_for(tmp_path / locations[0].path).exists()
+    path = writer.close()
+    assert path is not None
+    index = cdxj_path_for(path)
+    assert index.parent == path.parent and index.name == path.name.removesuffix(".warc.gz") + ".cdxj"
+    raw_lines = index.read_text(encoding="utf-8").splitlines()
+    assert raw_lines == sorted(raw_lines)  # pywb binary-searches the file
+    entries = read_index(index)
+    by_id = {fields["warc-record-id"]: (key, ts, fields) for key, ts, fields in entries}
+    assert set(by_id) == {loc.record_id for loc in locations} | {meta.record_id}
+    for ex, loc in zip(exchanges, locations, strict=True):
+        key, ts, fields = by_id[loc.record_id]
+        assert (int(fields["offset"]), int(fields["length"])) == (loc.offset, loc.length)
+        assert fields["filename"] == path.name and fields["url"] == loc.target_uri
+        assert fields["digest"] == loc.payload_digest and fields["status"] == str(ex.status)
+        assert fields["warc-date"] == loc.date and ts == "20261128051500"
+        assert key.startswith("1,0,0,127:8080)/")  # SURT: host reversed, scheme dropped
+    key, _, fields = by_id[meta.record_id]
+    assert (int(fields["offset"]), int(fields["length"])) == (meta.offset, meta.length)
+    assert fields["mime"] == "application/json" and key.startswith("urn:newsarchive:article:http://127.0.0.1")
+    assert not any(k == key for k, _, f in entries if f["warc-record-id"] != meta.record_id)
+    # cdxj-indexer's own CLI, run the way the issue names it, agrees line for line.
+    cli = subprocess.run(
+        [str(BIN / "cdxj-indexer"), "-s", "-f", EXTRA_FIELDS, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert cli == raw_lines
+
+
+def test_revisit_for_a_payload_archived_earlier_in_the_run(tmp_path: Path) -> None:
+    payloads = PayloadIndex(min_size=128)
+    writer = WarcWriter(tmp_path, dedup=payloads)
+    # Random bytes keep the compressed payload above min_size.
+    body = gzip.compress(HTML_JA.encode("utf-8") + os.urandom(300), mtime=0)
+    headers = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("ETag", '"v1"')]
+    first = writer.capture(exchange("http://127.0.0.1:1/a", body=body, response_headers=headers))
+    again = writer.capture(
+        exchange("http://127.0.0.1:1/a?utm=x", body=body, response_headers=[*headers, ("X-Again", "1")])
+    )
+    small_a = writer.capture(exchange("http://127.0.0.1:1/robots.txt", body=b"User-agent: *\n"))
+    small_b = writer.capture(exchange("http://127.0.0.1:1/robots.txt", body=b"User-agent: *\n"))
+    cut = writer.capture(exchange("http://127.0.0.1:1/cut", body=body[:200], truncated="length"))
+    cut_again = writer.capture(exchange("http://127.0.0.1:1/cut2", body=body[:200]))
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+
+    assert first.rec_type == "response" and first.original is None
+    assert again.rec_type == "revisit" and again.original == first.record
+    assert again.payload_source == first.record  # what an article pointer must use
+    assert (small_a.rec_type, small_b.rec_type) == ("response", "response")  # under min_size
+    assert cut.rec_type == "response" and cut_again.rec_type == "response"  # a cut body is no origin
+
+    rec: dict[str, Any] = {r.rec_headers.get_header("WARC-Record-ID"): r for _, r in records(path)}  # type: ignore[attr-defined]
+    revisit = rec[again.record.record_id]
+    h = revisit.rec_headers
+    assert revisit.rec_type == "revisit"
+    assert h.get_header("WARC-Profile") == warc_writer.PROFILE_IDENTICAL
+    assert h.get_header("WARC-Refers-To") == first.record.record_id
+    assert h.get_header("WARC-Refers-To-Target-URI") == "http://127.0.0.1:1/a"
+    assert h.get_header("WARC-Refers-To-Date") == first.record.date
+    assert h.get_header("WARC-Payload-Digest") == first.record.payload_digest == again.record.payload_digest
+    assert revisit.http_headers.get_header("X-Again") == "1"  # this exchange's headers, kept
+    assert revisit.http_headers.get_header("Content-Encoding") == "gzip"
+    back = read_record(path, again.record.offset, again.record.length)
+    assert back.rec_type == "revisit" and back.raw_payload == b""  # no payload stored twice
+    assert read_record(path, first.record.offset, first.record.length).raw_payload == body
+    assert rec[cut.record.record_id].rec_headers.get_header("WARC-Truncated") == "length"
+    assert again.record.length < first.record.length
+
+
+def test_revisit_across_runs_through_the_cdxj_indexes(tmp_path: Path) -> None:
+    body = (HTML_JA * 10).encode("utf-8")
+    earlier = WarcWriter(tmp_path, dedup=PayloadIndex())
+    original = earlier.write_exchange(exchange("http://127.0.0.1:1/story", body=body))
+    earlier.close()
+
+    payloads = PayloadIndex()
+    assert payloads.load_cdxj(tmp_path) == 1
+    later = WarcWriter(tmp_path, dedup=payloads)
+    result = later.capture(exchange("http://127.0.0.1:1/story", body=body))
+    not_modified = later.capture(
+        exchange("http://127.0.0.1:1/story", status=304, body=b"", response_headers=[("ETag", '"v1"')])
+    )
+    unknown_304 = later.capture(exchange("http://127.0.0.1:1/never-seen", status=304, body=b""))
+    path = later.close()
+    assert path is not None
+    warcio_check(path)
+
+    assert result.rec_type == "revisit" and result.original == original
+    assert result.record.path != original.path  # the origin is in the earlier file
+    back = read_record(tmp_path / original.path, original.offset, original.length)
+    assert back.rec_type == "response" and back.payload == body
+
+    assert not_modified.rec_type == "revisit" and not_modified.original == original
+    rec = read_record(path, not_modified.record.offset, not_modified.record.length)
+    assert rec.http_status == 304 and ("ETag", '"v1"') in rec.http_headers
+    with path.open("rb") as fh:
+        heads = {r.rec_headers.get_header("WARC-Record-ID"): r.rec_headers for r in ArchiveIterator(fh)}
+    nm = heads[not_modified.record.record_id]
+    assert nm.get_header("WARC-Profile") == warc_writer.PROFILE_NOT_MODIFIED
+    assert nm.get_header("WARC-Refers-To") == original.record_id
+    assert nm.get_header("WARC-Refers-To-Date") == original.date
+    assert unknown_304.rec_type == "revisit" and unknown_304.original is None
+    assert heads[unknown_304.record.record_id].get_header("WARC-Refers-To") is None
+
+
+def test_metadata_record_refers_to_its_response(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    url = "http://127.0.0.1:8080/記事?id=1"
+    loc = writer.write_exchange(exchange(url))
+    payload = json.dumps({"title": "露朝", "warc": {"record_id": loc.record_id}}, ensure_ascii=False)
+    meta = writer.write_metadata(
+        url, payload.encode("utf-8"), refers_to=loc.record_id, concurrent_to=loc.record_id, date=loc.date
+    )
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+    found = []
+    with path.open("rb") as fh:
+        for r in ArchiveIterator(fh, check_digests="raise"):
+            if r.rec_type == "metadata":
+                found.append((r.rec_headers, r.content_stream().read()))
+    assert len(found) == 1
+    h, content = found[0]
+    assert h.get_header("Content-Type") == "application/json"
+    assert h.get_header("WARC-Refers-To") == loc.record_id
+    assert h.get_header("WARC-Concurrent-To") == loc.record_id
+    assert h.get_header("WARC-Date") == loc.date
+    assert h.get_header("WARC-Target-URI") == metadata_target_uri(url)
+    assert metadata_target_uri(url) == "urn:newsarchive:article:" + loc.target_uri
+    assert json.loads(content) == json.loads(payload)
+    assert read_record(path, meta.offset, meta.length).raw_payload == payload.encode("utf-8")
+
+
+def test_index_missing_indexes_recovered_files(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path, cdxj=False)
+    locations = [writer.write_exchange(ex) for ex in sample_exchanges()]
+    open_path = writer.current_path
+    assert open_path is not None
+    data = open_path.read_bytes()
+    writer.close()
+    path = tmp_path / locations[0].path
+    assert not cdxj_path_for(path).exists()
+    path.rename(open_path)  # as a crash would have left it, minus half of the last response
+    open_path.write_bytes(data[: locations[-1].offset + 10])
+    assert WarcWriter.recover_open_files(tmp_path) == [path]
+    assert index_missing(tmp_path) == [cdxj_path_for(path)]
+    assert index_missing(tmp_path) == []  # already indexed
+    offsets = {int(f["offset"]) for _, _, f in read_index(cdxj_path_for(path))}
+    assert offsets == {loc.offset for loc in locations[:-1]}

@@ -1,0 +1,85 @@
+"""Which payloads are already archived, so that a repeat is written as a revisit record.
+
+Fed by the responses this process writes and, at start, by the CDXJ indexes of earlier runs under the
+same archive root. Only complete responses are origins: a truncated payload's digest says nothing
+about the full resource. Kept in memory (about 300 bytes per archived response); a catalog with an
+on-disk digest table is the scalable replacement.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from archive.cdxj import iter_indexes, read_cdxj
+from archive.exchange import RecordLocation
+from archive.paths import relpath
+
+DEFAULT_MIN_SIZE = 128
+
+
+class PayloadIndex:
+    def __init__(self, min_size: int = DEFAULT_MIN_SIZE) -> None:
+        # Below this many payload bytes a revisit record saves nothing (its headers are as large) and
+        # the repeats are legitimate (robots.txt, short error pages): they are written in full.
+        self.min_size = min_size
+        self._by_digest: dict[str, RecordLocation] = {}
+        self._by_uri: dict[str, RecordLocation] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_digest)
+
+    def eligible(self, payload_size: int) -> bool:
+        return payload_size >= self.min_size
+
+    def original_for(self, digest: str) -> RecordLocation | None:
+        with self._lock:
+            return self._by_digest.get(digest)
+
+    def last_capture_of(self, target_uri: str) -> RecordLocation | None:
+        with self._lock:
+            return self._by_uri.get(target_uri)
+
+    def remember(self, location: RecordLocation) -> None:
+        with self._lock:
+            # The first capture stays the origin: every revisit then points at one record.
+            self._by_digest.setdefault(location.payload_digest, location)
+            self._by_uri[location.target_uri] = location
+
+    def remember_uri(self, target_uri: str, location: RecordLocation) -> None:
+        """Note that `target_uri` was captured again and its payload lives at `location`."""
+        with self._lock:
+            self._by_uri[target_uri] = location
+
+    def load_cdxj(self, root: Path) -> int:
+        """Remember the complete responses listed in the CDXJ indexes under the root; return how many."""
+        root = Path(root)
+        count = 0
+        for index in iter_indexes(root):
+            warc_rel = relpath(root, index.parent)
+            for line in read_cdxj(index):
+                fields = line.fields
+                # Revisits stand for another record; metadata/resource lines have no HTTP status.
+                if fields.get("mime") == "warc/revisit" or "status" not in fields:
+                    continue
+                record_id, date = fields.get("warc-record-id"), fields.get("warc-date")
+                digest, filename = fields.get("digest"), fields.get("filename")
+                if not (record_id and date and digest and filename):
+                    continue  # an index from another tool: not enough to point at the record
+                if fields.get("warc-truncated"):
+                    continue
+                self.remember(
+                    RecordLocation(
+                        filename=filename,
+                        path=f"{warc_rel}/{filename}",
+                        offset=int(fields["offset"]),
+                        length=int(fields["length"]),
+                        record_id=record_id,
+                        payload_digest=digest,
+                        target_uri=fields["url"],
+                        date=date,
+                    )
+                )
+                count += 1
+        return count
