@@ -57,7 +57,7 @@ def test_simulator_command_serves_and_logs(tmp_path: Path) -> None:
             assert b"sitemap: https://www.asahi.com/sitemap.xml" in resp.read()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     lines = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
