@@ -47,7 +47,9 @@ def test_simulator_command_serves_and_logs(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/rss/ranking.rdf?x=1", timeout=5) as resp:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/rss/ranking.rdf?x=1", timeout=5
+                ) as resp:
                     assert resp.status == 200
                 break
             except OSError:
