@@ -13,22 +13,34 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from archive.jsonvalidate import errors
 from archive.paths import OPEN_SUFFIX, article_relpath, jst_date, rename_no_replace, safe_component
 
 # Number allocation must see every writer of the process, or two could pick the same free name.
 _allocation_lock = threading.Lock()
 
 
+class InvalidRowError(ValueError):
+    """A row that does not follow the schema the writer was given: never written."""
+
+
 class JsonlPartitionWriter:
-    def __init__(self, root: Path, run_id: str) -> None:
+    def __init__(self, root: Path, run_id: str, *, schema: Mapping[str, Any] | None = None) -> None:
+        """With `schema` (a JSON Schema, e.g. crawler.schema.article_schema()), every row is validated
+        before it is written and an invalid row raises InvalidRowError."""
         self.root = Path(root)
         self.run_id = safe_component(run_id, "run id")
+        self.schema = schema
         self._open: dict[tuple[str, str], tuple[str, IO[str]]] = {}
         self._lock = threading.Lock()
 
     def write(self, row: Mapping[str, Any]) -> str:
         """Append a row to its partition (row["outlet"], JST day of row["published_at"]).
         Returns the relative path the file will have once closed."""
+        if self.schema is not None and (problems := errors(row, self.schema)):
+            raise InvalidRowError(
+                f"row for {row.get('url', '?')} breaks the schema: {'; '.join(problems[:5])}"
+            )
         key = (str(row["outlet"]), jst_date(row.get("published_at")))
         line = json.dumps(row, ensure_ascii=False, sort_keys=False) + "\n"
         with self._lock:

@@ -19,7 +19,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
 
-from archive.paths import MANIFEST_NAME, RUNS_DIR, fsync_dir, manifest_relpath, resolve_inside
+from archive.paths import (
+    MANIFEST_NAME,
+    RUNS_DIR,
+    fsync_dir,
+    manifest_relpath,
+    resolve_inside,
+    safe_component,
+)
 
 MANIFEST_VERSION = 1
 _HASH_CHUNK = 1 << 20
@@ -141,6 +148,35 @@ def write_manifest(
     target = root / manifest_relpath(run_id)
     write_json_atomic(target, manifest)
     return target
+
+
+def install_schema(root: Path, version: str, text: str) -> str:
+    """Put schema/article-<version>.json into an archive root, where every consumer of the root finds
+    the contract its rows follow. A version's file never changes: different text under an existing
+    version is a bug (the version should have been bumped) and is refused. Returns the relative path."""
+    rel = f"schema/article-{safe_component(version, 'schema version')}.json"
+    target = resolve_inside(root, rel)
+    if target.is_file():
+        if target.read_text(encoding="utf-8") != text:
+            raise ValueError(
+                f"{target}: differs from the schema {version} of this software; a changed schema needs a new version"
+            )
+        return rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)  # no-replace: a concurrent run installing the same file is fine
+        except FileExistsError:
+            pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    fsync_dir(target.parent)
+    return rel
 
 
 def latest_run_id(root: Path) -> str | None:

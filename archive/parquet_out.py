@@ -1,0 +1,178 @@
+"""Article rows as Parquet, beside each JSONL partition file, for DuckDB / pandas / Spark users.
+
+The Arrow schema is derived from the article JSON Schema, not inferred from the rows: inference would
+give each partition file a different schema (an empty list has no item type, a term->count object
+would become a struct with one field per term), which breaks reading `articles/**/*.parquet` as one
+dataset. Mapping: objects with declared properties -> struct; objects of one value type (term -> count)
+-> map; arrays -> list; values of any type (Any) -> a JSON text column. The JSON Schema travels in the
+file metadata, so `read_parquet_rows` gives back exactly the JSON rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from archive.paths import OPEN_SUFFIX, rename_no_replace, resolve_inside
+from archive.run import RunLedger
+
+SCHEMA_META_KEY = b"newsarchive.json_schema"
+PARQUET_KIND = "parquet"
+
+
+class _Mapper:
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+
+    def resolve(self, js: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in js:
+            node: Any = self.root
+            for part in str(js["$ref"]).removeprefix("#/").split("/"):
+                node = node[part]
+            js = node
+        return js
+
+    def _types(self, js: Mapping[str, Any]) -> list[str]:
+        t = js.get("type")
+        return [t] if isinstance(t, str) else list(t or [])
+
+    def kind(self, js: Mapping[str, Any]) -> str:
+        """One of: string, integer, number, boolean, array, struct, map, json."""
+        js = self.resolve(js)
+        types = [t for t in self._types(js) if t != "null"]
+        if len(types) != 1 or "anyOf" in js:
+            return "json"
+        t = types[0]
+        if t == "object":
+            if js.get("properties"):
+                return "struct"
+            extra = js.get("additionalProperties", True)
+            return "map" if isinstance(extra, Mapping) and self.kind(extra) != "json" else "json"
+        if t == "array":
+            return "array" if isinstance(js.get("items"), Mapping) else "json"
+        return t
+
+    def arrow_type(self, js: Mapping[str, Any]) -> pa.DataType:
+        js = self.resolve(js)
+        kind = self.kind(js)
+        if kind == "struct":
+            return pa.struct([pa.field(k, self.arrow_type(v)) for k, v in js["properties"].items()])
+        if kind == "map":
+            return pa.map_(pa.string(), self.arrow_type(js["additionalProperties"]))
+        if kind == "array":
+            return pa.list_(self.arrow_type(js["items"]))
+        simple = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+        return simple.get(kind, pa.string())  # json -> text
+
+    def to_arrow(self, value: Any, js: Mapping[str, Any], where: str) -> Any:
+        js = self.resolve(js)
+        kind = self.kind(js)
+        if kind == "json":
+            return None if value is None else json.dumps(value, ensure_ascii=False)
+        if value is None:
+            return None
+        if kind == "struct":
+            props = js["properties"]
+            unknown = set(value) - set(props)
+            if unknown:
+                raise ValueError(
+                    f"{where}: fields {sorted(unknown)} are not in the schema; Parquet would drop them"
+                )
+            return {k: self.to_arrow(value.get(k), v, f"{where}.{k}") for k, v in props.items()}
+        if kind == "map":
+            sub = js["additionalProperties"]
+            return [(k, self.to_arrow(v, sub, f"{where}.{k}")) for k, v in value.items()]
+        if kind == "array":
+            return [self.to_arrow(v, js["items"], f"{where}[]") for v in value]
+        return value
+
+    def from_arrow(self, value: Any, js: Mapping[str, Any], present: bool = True) -> Any:
+        js = self.resolve(js)
+        kind = self.kind(js)
+        if value is None:
+            return None
+        if kind == "json":
+            return json.loads(value)
+        if kind == "struct":
+            return {k: self.from_arrow(value.get(k), v) for k, v in js["properties"].items()}
+        if kind == "map":
+            return {k: self.from_arrow(v, js["additionalProperties"]) for k, v in value}
+        if kind == "array":
+            return [self.from_arrow(v, js["items"]) for v in value]
+        return value
+
+
+def write_parquet(
+    rows: Iterable[Mapping[str, Any]], path: Path, *, json_schema: Mapping[str, Any] | None = None
+) -> int:
+    """Write rows to `path` (as `<path>.open`, renamed when complete; never overwrites). With a JSON
+    Schema the Arrow schema follows it; without, pyarrow infers one. Returns the number of rows."""
+    rows = list(rows)
+    path = Path(path)
+    if json_schema is not None:
+        mapper = _Mapper(json_schema)
+        props = json_schema["properties"]
+        data = [mapper.to_arrow(dict(row), json_schema, f"row {i}") for i, row in enumerate(rows)]
+        arrow_schema = pa.schema(
+            [pa.field(name, mapper.arrow_type(sub)) for name, sub in props.items()],
+            metadata={SCHEMA_META_KEY: json.dumps(json_schema, ensure_ascii=False).encode("utf-8")},
+        )
+        table = pa.Table.from_pylist(data, schema=arrow_schema)
+    else:
+        table = pa.Table.from_pylist([dict(r) for r in rows])
+    open_path = path.with_name(path.name + OPEN_SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, open_path, compression="zstd")
+    with open_path.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    rename_no_replace(open_path, path)
+    return len(rows)
+
+
+def read_parquet_rows(path: Path | IO[bytes]) -> list[dict[str, Any]]:
+    """The rows back as JSON values (maps as objects, JSON text columns parsed)."""
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    rows: list[dict[str, Any]] = table.to_pylist()
+    if SCHEMA_META_KEY not in meta:
+        return rows
+    json_schema = json.loads(meta[SCHEMA_META_KEY])
+    mapper = _Mapper(json_schema)
+    return [mapper.from_arrow(row, json_schema) for row in rows]
+
+
+def _row_schema(root: Path, rows: list[dict[str, Any]]) -> Mapping[str, Any] | None:
+    versions = {row.get("schema_version") for row in rows}
+    if len(versions) != 1 or None in versions:
+        return None
+    path = root / "schema" / f"article-{versions.pop()}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_parquet_for_run(
+    root: Path, run_id: str, *, json_schema: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Write a `.parquet` beside every JSONL file of the run (as the run ledger lists them) and add them
+    to the ledger, so the manifest lists them. Call it after the crawl, before write_manifest. Without
+    `json_schema`, the schema the rows name is read from the root's schema/ folder."""
+    root = Path(root)
+    ledger = RunLedger.for_run(root, run_id)
+    written = []
+    for rel, kind in ledger.files():
+        if kind != "articles" or not rel.endswith(".jsonl"):
+            continue
+        source = resolve_inside(root, rel)
+        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        target_rel = rel.removesuffix(".jsonl") + ".parquet"
+        write_parquet(
+            rows, resolve_inside(root, target_rel), json_schema=json_schema or _row_schema(root, rows)
+        )
+        ledger.add_file(target_rel, PARQUET_KIND)
+        written.append(target_rel)
+    return written
