@@ -18,6 +18,7 @@ from spiders.pages import asahi as asahi_page
 
 class AsahiSpider(NewsSpider):
     name = "asahi"
+    display_name = "朝日新聞デジタル (Asahi Shimbun)"
     origin = "https://www.asahi.com"
     # digital.asahi.com serves the same article IDs behind the login; one article, one canonical URL.
     hosts = frozenset({"www.asahi.com", "asahi.com", "digital.asahi.com"})

@@ -33,7 +33,7 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.items import Candidate, FetchedPage, PageParser
+from crawler.items import Candidate, FetchedPage, PageParser, WarcPointer
 from crawler.middlewares import parse_base_urls
 from spiders.discovery import (
     DiscoveryError,
@@ -302,6 +302,7 @@ class NewsSpider(scrapy.Spider):
             self._inc("errors/not_html")
             return
         self._inc("articles/fetched")
+        warc = response.meta.get("newsarchive_warc")
         yield FetchedPage(
             url=self.canonicalize(self.to_real_url(response.url)),
             fetched_url=response.url,
@@ -312,9 +313,10 @@ class NewsSpider(scrapy.Spider):
             encoding=response.encoding,
             text=response.text,
             candidate=response.meta.get("candidate"),
-            warc=response.meta.get("newsarchive_warc"),
+            warc=warc,
             parser=type(self).page_parser,
-            fetched_at=datetime.now(UTC).isoformat(),
+            fetched_at=fetched_at(warc),
+            truncated=bool({"dataloss", "download_stopped"} & set(response.flags)),
         )
 
     def on_error(self, failure: Failure) -> None:
@@ -351,3 +353,11 @@ def decode_headers(response: Response) -> dict[str, list[str]]:
         values: Iterable[bytes] = response.headers.getlist(name)
         result.setdefault(key, []).extend(v.decode("latin-1") for v in values)
     return result
+
+
+def fetched_at(warc: WarcPointer | None) -> str:
+    """When the response arrived: the WARC-Date of its record when it was captured, so the JSON row and
+    the record agree exactly (reextract reproduces the row from the WARC alone); otherwise now."""
+    if warc is not None and warc.date:
+        return datetime.fromisoformat(warc.date.replace("Z", "+00:00")).isoformat()
+    return datetime.now(UTC).isoformat()

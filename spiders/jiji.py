@@ -21,6 +21,7 @@ _K_DATE = re.compile(r"(?:^|&)k=(\d{4})(\d{2})(\d{2})\d{5}(?:&|$)")
 
 class JijiSpider(NewsSpider):
     name = "jiji"
+    display_name = "時事ドットコム (Jiji Press)"
     origin = "https://www.jiji.com"
     hosts = frozenset({"www.jiji.com", "jiji.com"})
     feeds = ("https://www.jiji.com/rss/ranking.rdf",)
