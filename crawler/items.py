@@ -94,6 +94,7 @@ class FetchedPage:
     warc: WarcPointer | None
     parser: PageParser | None = None
     fetched_at: str = ""
+    truncated: bool = False  # the body stopped early (size limit or a connection lost mid-body)
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Article:
     discovered_via: str = ""
     extraction: dict[str, str] = field(default_factory=dict)  # field -> method, plus "versions"
     text_hash: str = ""
+    story_cluster_id: str = ""  # "story:<16 hex>": copies of one (wire) story share it
     schema_version: str = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

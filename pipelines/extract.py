@@ -186,7 +186,8 @@ def extract_article(page: FetchedPage, *, run_id: str, min_extracted_size: int =
         tags=tags or [],
         images=images or [],
         access=access or "unknown",
-        body_complete=fields.body_complete if fields else True,
+        # a body cut short in transfer is incomplete whatever the page says
+        body_complete=(fields.body_complete if fields else True) and not page.truncated,
         language=language,
         charset=charset_report(page.headers, page.body, page.encoding, page.text),
         discovered_via=page.candidate.source if page.candidate else "",

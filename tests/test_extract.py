@@ -193,6 +193,14 @@ def test_page_object_fields_win_and_skip_trafilatura(monkeypatch: pytest.MonkeyP
     assert article.extraction["modified_at"] == "jsonld"
 
 
+def test_truncated_transfer_marks_body_incomplete() -> None:
+    from dataclasses import replace
+
+    page = make_page(JIJI.read_bytes(), JIJI_URL, parser=fake_jiji_page_object)
+    assert extract_article(page, run_id="r").body_complete is True
+    assert extract_article(replace(page, truncated=True), run_id="r").body_complete is False
+
+
 def test_partial_page_object_gets_body_from_trafilatura() -> None:
     def title_only(html: str, url: str) -> PageFields:
         return PageFields(parser="page:partial@2025", title="見出しだけ")

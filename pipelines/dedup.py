@@ -1,0 +1,355 @@
+"""Wire copies: articles whose bodies are the same story share a `story_cluster_id`; every copy is kept.
+
+Two articles belong to one cluster when their normalised bodies are identical (same `text_hash`) or
+nearly so: published at most `WINDOW_DAYS` apart, and the estimated Jaccard similarity of their
+character 4-gram sets is at least `JACCARD_THRESHOLD`, or one body is mostly contained in the other
+(`CONTAINMENT_THRESHOLD`, for a paper that prints a Kyodo/Jiji story and adds its own paragraphs). Character n-grams after NFKC and
+whitespace removal suit Japanese, which has no spaces between words.
+
+The similarity estimate is a bottom-k MinHash sketch (the k smallest 64-bit shingle hashes). No MinHash
+library is installed (datasketch is not in the venv and installing one was out of scope); bottom-k needs a
+single hash function, so the whole sketch is ~30 lines of standard library, is deterministic across
+processes (blake2b, not Python's salted hash()), is exact for bodies of up to k shingles, and an inverted
+index on the sketch values finds the candidates without comparing against every stored article.
+
+Cluster ids: "story:" + the first 16 hex digits of the text_hash of the first article the index saw in
+that cluster. What is guaranteed (tests/test_dedup.py):
+- within one index, articles with the same text_hash always get the same id;
+- which articles share a cluster does not depend on arrival order as long as similarity is not chained
+  (A~B, B~C but not A~C: then the first arrival decides which cluster B joins);
+- the id itself is the hash of the cluster's first arrival, so in a live crawl (where arrival order is not
+  fixed) a pair of copies gets the id of whichever was extracted first. `seed()`-ing the index with rows
+  already archived (the pipeline does it for earlier runs' JSONL; reextract for the archive it re-reads)
+  makes known texts keep their archived id whatever the order.
+An article with (almost) no text gets a singleton cluster keyed by its URL: all empty bodies share one
+text_hash, and they are not one story.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from archive.paths import ARTICLES_DIR
+from crawler.config import ConfigError
+from crawler.items import Article
+
+logger = logging.getLogger(__name__)
+
+SHINGLE_SIZE = 4
+SKETCH_SIZE = 128
+# Measured on the simulator's articles, which draw sentences from one pool: different stories there reach
+# Jaccard 0.58 / containment 0.73; a wire story with a few sentences reworded and another dateline stays
+# above 0.65 (tests/test_dedup.py).
+JACCARD_THRESHOLD = 0.6
+CONTAINMENT_THRESHOLD = 0.8
+# Copies of one wire story appear within a day or two of each other; a later article that repeats the
+# background paragraphs of an old one is a new story. Applies only when both publication days are known.
+WINDOW_DAYS = 3
+# Below this many shingles a body is a headline-sized flash item: near-duplicate evidence is too thin
+# (two flashes on one topic share most of their few n-grams), so only exact copies cluster.
+MIN_NEAR_SHINGLES = 30
+# Containment needs more text: a one-sentence paywall excerpt is "contained" in every story that opens
+# with the same stock sentence (seen in the simulator's demo archive), and would chain them together.
+MIN_CONTAINMENT_SHINGLES = 150
+# Minimum shared sketch values for a pair to be compared at all: far below what a pair at the Jaccard
+# threshold shares (about k * J / (1 + J) values), far above what two stories on one topic share.
+_MIN_SHARED = 8
+STORY_PREFIX = "story:"
+_WS = re.compile(r"\s+")
+
+
+def normalise_for_shingles(text: str) -> str:
+    """NFKC (width variants equal), case folded, every whitespace removed (line wrapping is layout)."""
+    return _WS.sub("", unicodedata.normalize("NFKC", text).casefold())
+
+
+def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> set[int]:
+    norm = normalise_for_shingles(text)
+    if len(norm) < size:
+        return {_h64(norm)} if norm else set()
+    return {_h64(norm[i : i + size]) for i in range(len(norm) - size + 1)}
+
+
+def _h64(value: str) -> int:
+    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """Bottom-k MinHash of one body: the k smallest shingle hashes and the number of shingles."""
+
+    values: tuple[int, ...]  # sorted ascending
+    size: int
+
+    @classmethod
+    def of(cls, text: str, k: int = SKETCH_SIZE) -> Sketch:
+        hashes = shingle_hashes(text)
+        return cls(tuple(sorted(hashes)[:k]), len(hashes))
+
+    def jaccard(self, other: Sketch, k: int = SKETCH_SIZE) -> float:
+        """Estimated |A∩B| / |A∪B|: the share of the union's k smallest hashes found in both sketches."""
+        mine, theirs = set(self.values), set(other.values)
+        union = sorted(mine | theirs)[:k]
+        if not union:
+            return 0.0
+        return sum(1 for v in union if v in mine and v in theirs) / len(union)
+
+    def containment(self, other: Sketch, jaccard: float) -> float:
+        """Estimated |A∩B| / min(|A|, |B|), from the Jaccard estimate and the two set sizes."""
+        smaller = min(self.size, other.size)
+        if smaller == 0:
+            return 0.0
+        intersection = jaccard * (self.size + other.size) / (1 + jaccard)
+        return min(1.0, intersection / smaller)
+
+
+def _day_number(published_at: str | None) -> int | None:
+    try:
+        return date.fromisoformat((published_at or "")[:10]).toordinal()
+    except ValueError:
+        return None
+
+
+def cluster_id_for(text_hash: str) -> str:
+    return STORY_PREFIX + text_hash.removeprefix("sha256:")[:16]
+
+
+def _singleton_id(url: str) -> str:
+    return STORY_PREFIX + "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Match:
+    cluster_id: str
+    jaccard: float
+    containment: float
+
+
+class StoryClusterIndex:
+    """In-memory index of the bodies seen so far and their clusters. Thread-safe; no I/O."""
+
+    def __init__(
+        self,
+        *,
+        jaccard_threshold: float = JACCARD_THRESHOLD,
+        containment_threshold: float = CONTAINMENT_THRESHOLD,
+        min_near_shingles: int = MIN_NEAR_SHINGLES,
+        window_days: int = WINDOW_DAYS,
+    ) -> None:
+        if not 0 < jaccard_threshold <= 1 or not 0 < containment_threshold <= 1:
+            raise ConfigError("story cluster thresholds must be in (0, 1]")
+        self.jaccard_threshold = jaccard_threshold
+        self.containment_threshold = containment_threshold
+        self.min_near_shingles = min_near_shingles
+        self.window_days = window_days
+        self._by_hash: dict[str, str] = {}  # text_hash -> cluster id
+        self._sketches: list[tuple[Sketch, str, int | None]] = []  # (sketch, cluster, day), in order
+        self._postings: dict[int, list[int]] = {}  # sketch value -> indexes into _sketches
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def assign(self, text_hash: str, text: str, url: str = "", published_at: str | None = None) -> str:
+        """The cluster id for a new article body (joining an existing cluster or starting one)."""
+        if self._too_short(text):
+            return _singleton_id(url or text_hash)
+        sketch = Sketch.of(text)  # the costly part, done outside the lock
+        day = _day_number(published_at)
+        with self._lock:
+            known = self._by_hash.get(text_hash)
+            if known is not None:
+                return known
+            match = self._best_match(sketch, day)
+            cluster = match.cluster_id if match else cluster_id_for(text_hash)
+            self._add(text_hash, sketch, cluster, day)
+            return cluster
+
+    def seed(self, text_hash: str, text: str, cluster_id: str, published_at: str | None = None) -> None:
+        """Record an already archived body with the cluster id it was given (first id for a hash wins)."""
+        if not cluster_id or self._too_short(text):
+            return
+        sketch = Sketch.of(text)
+        with self._lock:
+            if text_hash not in self._by_hash:
+                self._add(text_hash, sketch, cluster_id, _day_number(published_at))
+
+    def best_match(self, text: str, published_at: str | None = None) -> Match | None:
+        """The most similar known cluster above the thresholds (for explaining a decision)."""
+        if self._too_short(text):
+            return None
+        sketch = Sketch.of(text)
+        with self._lock:
+            return self._best_match(sketch, _day_number(published_at))
+
+    def _too_short(self, text: str) -> bool:
+        return len(normalise_for_shingles(text)) < SHINGLE_SIZE
+
+    def _add(self, text_hash: str, sketch: Sketch, cluster: str, day: int | None) -> None:
+        self._by_hash[text_hash] = cluster
+        index = len(self._sketches)
+        self._sketches.append((sketch, cluster, day))
+        for value in sketch.values:
+            self._postings.setdefault(value, []).append(index)
+
+    def _best_match(self, sketch: Sketch, day: int | None) -> Match | None:
+        if sketch.size < self.min_near_shingles:
+            return None
+        shared: Counter[int] = Counter()
+        for value in sketch.values:
+            shared.update(self._postings.get(value, ()))
+        best: tuple[float, int, Match] | None = None
+        for index, count in shared.items():
+            other, cluster, other_day = self._sketches[index]
+            if count < min(_MIN_SHARED, len(sketch.values), len(other.values)):
+                continue
+            if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
+                continue
+            if other.size < self.min_near_shingles:
+                continue
+            jaccard = sketch.jaccard(other)
+            containment = sketch.containment(other, jaccard)
+            if min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES:
+                containment = 0.0
+            if jaccard < self.jaccard_threshold and containment < self.containment_threshold:
+                continue
+            # Highest similarity wins; on a tie the earliest indexed article, so the result is stable.
+            key = (max(jaccard, containment), -index)
+            if best is None or key > best[:2]:
+                best = (key[0], key[1], Match(cluster, jaccard, containment))
+        return best[2] if best else None
+
+
+# ------------------------------------------------------------------ seeding from the archive
+
+
+def iter_article_rows(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """Rows of closed JSONL files (a partly written line, which closed files never have, is skipped)."""
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    logger.warning("%s: skipping a line that is not JSON", path)
+                    continue
+                if isinstance(row, dict):
+                    yield row
+
+
+def seed_from_rows(index: StoryClusterIndex, rows: Iterable[dict[str, Any]]) -> int:
+    """Seed the index with archived rows, in the order given. Rows from before story clusters existed
+    (no story_cluster_id) are clustered as if they arrived now. Returns the number of rows read."""
+    n = 0
+    for row in rows:
+        text, text_hash = str(row.get("text") or ""), str(row.get("text_hash") or "")
+        if not text_hash:
+            continue
+        n += 1
+        cluster = row.get("story_cluster_id")
+        published = row.get("published_at")
+        published = str(published) if published else None
+        if cluster:
+            index.seed(text_hash, text, str(cluster), published)
+        else:
+            index.assign(text_hash, text, str(row.get("url") or ""), published)
+    return n
+
+
+def partition_files(root: Path, days: Iterable[str], *, exclude_run_id: str = "") -> list[Path]:
+    """Closed article files of the given day partitions (all outlets), oldest run first.
+
+    File names start with the run id, which sorts by start time: the earliest archived id of a text wins.
+    """
+    found: list[Path] = []
+    for day in days:
+        found += (Path(root) / ARTICLES_DIR).glob(f"outlet=*/date={day}/*.jsonl")
+    if exclude_run_id:
+        found = [p for p in found if not p.name.startswith(exclude_run_id + "-")]
+    return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+class StoryClusterPipeline:
+    """Scrapy item pipeline: gives every Article its story_cluster_id (after relevance, before store).
+
+    The index lives for the run, in memory. When an article's publication day is first met, the article
+    files of that day and `seed_days` days either side (every outlet, earlier runs) are loaded into it,
+    so that a copy crawled today joins the cluster of a copy archived by an earlier run. Loading by day
+    keeps the cost bounded by what the crawl touches, not by the size of the archive.
+    """
+
+    def __init__(self, root: Path | None, run_id: str = "", *, seed_days: int = WINDOW_DAYS) -> None:
+        if seed_days < 0:
+            raise ConfigError(f"STORY_CLUSTER_SEED_DAYS must be >= 0, got {seed_days}")
+        self.root = Path(root) if root else None
+        self.run_id = run_id
+        self.seed_days = seed_days
+        self.index = StoryClusterIndex()
+        self._loaded_days: set[str] = set()
+        self._load_lock = threading.Lock()
+        self.crawler: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> StoryClusterPipeline:
+        settings = crawler.settings
+        root = settings.get("ARCHIVE_ROOT") or None
+        enabled = settings.getbool("STORY_CLUSTER_SEED", True)
+        pipeline = cls(
+            Path(root) if root and enabled else None,
+            str(settings.get("NEWSARCHIVE_RUN_ID") or ""),
+            seed_days=settings.getint("STORY_CLUSTER_SEED_DAYS", WINDOW_DAYS),
+        )
+        pipeline.crawler = crawler
+        return pipeline
+
+    def _count(self, key: str, n: int = 1) -> None:
+        if self.crawler is not None and self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, n)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        # Sketching (and loading a day of earlier articles) is CPU and disk work: not on the reactor.
+        item.story_cluster_id = await asyncio.to_thread(self.cluster_of, item)
+        return item
+
+    def cluster_of(self, article: Article) -> str:
+        self._ensure_seeded(article.published_at)
+        known = len(self.index)
+        cluster = self.index.assign(article.text_hash, article.text, article.url, article.published_at)
+        if cluster.startswith(STORY_PREFIX + "url-"):
+            self._count("newsarchive/story_clusters/no_text")
+        elif len(self.index) == known or cluster != cluster_id_for(article.text_hash):
+            # An exact copy (known text_hash) or a near copy that joined an existing cluster.
+            self._count("newsarchive/story_clusters/copies")
+        return cluster
+
+    def _ensure_seeded(self, published_at: str | None) -> None:
+        if self.root is None or not published_at:
+            return
+        try:
+            day = date.fromisoformat(published_at[:10])
+        except ValueError:
+            return
+        wanted = [(day + timedelta(days=d)).isoformat() for d in range(-self.seed_days, self.seed_days + 1)]
+        with self._load_lock:
+            missing = [d for d in wanted if d not in self._loaded_days]
+            if not missing:
+                return
+            self._loaded_days.update(missing)
+            files = partition_files(self.root, missing, exclude_run_id=self.run_id)
+            seeded = seed_from_rows(self.index, iter_article_rows(files))
+        if seeded:
+            self._count("newsarchive/story_clusters/seeded_rows", seeded)
