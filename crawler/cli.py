@@ -60,7 +60,8 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--archive",
         metavar="ROOT",
         default="archive",
-        help="archive root folder; created if missing (default: ./archive)",
+        help="archive root: a folder (created if missing; default ./archive) or s3://bucket/prefix "
+        "(configured by the standard AWS environment: AWS_ENDPOINT_URL_S3, AWS_PROFILE, ...)",
     )
     p.add_argument(
         "--topic",
@@ -73,6 +74,18 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--archive-all",
         action="store_true",
         help="keep every article, on-topic or not (topics are still judged and recorded)",
+    )
+    p.add_argument(
+        "--spool",
+        metavar="DIR",
+        default=os.environ.get("NEWSARCHIVE_SPOOL"),
+        help="local folder a run is written to before it is published to an s3:// archive "
+        "(env NEWSARCHIVE_SPOOL; default: a folder under ~/.cache/newsarchive/spool)",
+    )
+    p.add_argument(
+        "--delete-local",
+        action="store_true",
+        help="with an s3:// archive: delete the spooled copy of a run once its upload is verified",
     )
     p.add_argument(
         "--max-articles",
@@ -108,6 +121,24 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
             default=[],
             metavar="OUTLET=URL",
             help="fetch OUTLET from another origin (a mirror, a staging copy, the simulator); repeatable",
+        )
+        p.add_argument(
+            "--outlet-file",
+            action="append",
+            default=[],
+            metavar="FILE.toml",
+            help="add or override an outlet described in TOML (see docs/outlets.md); repeatable",
+        )
+        p.add_argument(
+            "--outlets-dir",
+            metavar="DIR",
+            default=os.environ.get("NEWSARCHIVE_OUTLETS_DIR"),
+            help="a folder of outlet TOML files to add (env NEWSARCHIVE_OUTLETS_DIR)",
+        )
+        p.add_argument(
+            "--include-disabled",
+            action="store_true",
+            help="crawl outlets named on the command line even if they are disabled (see 'newsarchive outlets')",
         )
         p.add_argument(
             "--contact",
@@ -178,7 +209,91 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("root", metavar="ROOT", help="archive root folder")
     verify.add_argument("--log-format", choices=["text", "json"], default="text")
 
-    sub.add_parser("outlets", help="list registered outlets and where they are discovered")
+    parse = sub.add_parser(
+        "parse",
+        help="print the article JSON a crawl would archive for one saved page",
+        description=(
+            "Run the outlet's page object (chosen by the URL's host; generic extraction when no outlet\n"
+            "matches), trafilatura and the topic judgements on a saved page, and print the article JSON a\n"
+            "crawl would archive (without the WARC pointer: nothing is archived). For maintainers debugging\n"
+            "an outlet and for users checking a page."
+        ),
+        epilog=(
+            "headers file: raw HTTP header lines 'Name: value', as `curl -D FILE` writes them; a status line\n"
+            "and blank lines are ignored. Its Content-Type charset decides the decoding, as in a crawl.\n\n"
+            "example:\n  curl -s -D h.txt -o page.html URL && newsarchive parse URL --html page.html --headers h.txt"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parse.add_argument("url", metavar="URL", help="the page's URL (decides the outlet and the canonical URL)")
+    parse.add_argument(
+        "--html", required=True, metavar="FILE", type=Path, help="the page's bytes as received"
+    )
+    parse.add_argument("--headers", metavar="FILE", type=Path, help="the response headers (see below)")
+    parse.add_argument(
+        "--topic",
+        dest="topics",
+        action="append",
+        metavar="NAME|FILE.toml",
+        help="topic(s) to judge (default: russia-dprk)",
+    )
+
+    reextract = sub.add_parser(
+        "reextract",
+        help="re-run extraction and topics over an archive's WARCs, writing a new article set",
+        description=(
+            "Read every archived article response from the WARC files alone (no network), run today's\n"
+            "extraction, topic judgement and wire-copy clustering, and write a NEW versioned article set with\n"
+            "its own run id and manifest. Existing files are never modified. Use it after a parser fix or to\n"
+            "apply a new topic to the whole archive."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reextract.add_argument("root", metavar="ROOT", help="archive root folder")
+    reextract.add_argument(
+        "--topic",
+        dest="topics",
+        action="append",
+        metavar="NAME|FILE.toml",
+        help="topic(s) to judge (default: russia-dprk)",
+    )
+    reextract.add_argument("--archive-all", action="store_true", help="keep every article, on-topic or not")
+    reextract.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="extraction processes (default: CPU count)"
+    )
+    reextract.add_argument("--log-format", choices=["text", "json"], default="text")
+
+    outlets_cmd = sub.add_parser(
+        "outlets",
+        help="list registered outlets, their discovery sources and why any are disabled",
+        description="List every outlet (hand-written and TOML), its status and where it is discovered.",
+    )
+    outlets_cmd.add_argument("--outlet-file", action="append", default=[], metavar="FILE.toml")
+    outlets_cmd.add_argument(
+        "--outlets-dir", metavar="DIR", default=os.environ.get("NEWSARCHIVE_OUTLETS_DIR")
+    )
+
+    fixture = sub.add_parser(
+        "fixture",
+        help="record and check page-object fixtures (for maintainers)",
+        description=(
+            "record URL: fetch a real article page (needs internet) and store it as a fixture of its outlet\n"
+            "  (bytes + headers + URL) with a golden JSON generated by the outlet's page object.\n"
+            "regenerate: rewrite every golden JSON from its fixture (goldens are never edited by hand).\n"
+            "check: exit 1 when a golden differs from what the page object now produces."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fixture.add_argument("action", choices=["record", "regenerate", "check"])
+    fixture.add_argument("url", nargs="?", metavar="URL", help="the page to record (record only)")
+    fixture.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("tests/fixtures/outlets"),
+        help="fixture folder (default: tests/fixtures/outlets)",
+    )
+    fixture.add_argument("--contact", default=os.environ.get("NEWSARCHIVE_CONTACT", ""), metavar="EMAIL|URL")
     sub.add_parser("topics", help="list the builtin topics and their terms")
 
     sim = sub.add_parser(
@@ -217,6 +332,14 @@ def parse_when(text: str, *, field: str, end_of_day: bool) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=JST)
 
 
+def default_spool(url: str) -> Path:
+    """Where runs for an s3:// archive are written before upload; persistent, so a failed upload is
+    retried by the next run."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in url.removeprefix("s3://").strip("/"))
+    return cache / "newsarchive" / "spool" / name
+
+
 def user_agent(contact: str) -> str:
     base = f"newsarchive/{__version__} (research news archiver; respects robots.txt"
     return f"{base}; contact: {contact})" if contact else f"{base})"
@@ -253,15 +376,58 @@ class _JsonFormatter(logging.Formatter):
 # --- commands -------------------------------------------------------------------------------------------------
 
 
-def cmd_outlets() -> int:
-    from spiders.registry import OUTLETS, outlet_sources
+def _load_outlets(args: argparse.Namespace) -> dict[str, type]:
+    from spiders.registry import load_outlets
 
-    for name, spider_cls in OUTLETS.items():
-        print(f"{name}  {spider_cls.origin}")
-        for kind, urls in outlet_sources(name).items():
-            for url in urls:
+    folder = Path(args.outlets_dir) if getattr(args, "outlets_dir", None) else None
+    return load_outlets(extra_files=[Path(f) for f in getattr(args, "outlet_file", [])], folder=folder)
+
+
+def cmd_outlets(args: argparse.Namespace) -> int:
+    from spiders.registry import outlet_summary
+
+    outlets = _load_outlets(args)
+    for name in outlets:
+        row = outlet_summary(name, outlets)
+        status = "" if row["status"] == "enabled" else f"  DISABLED: {row['reason']}"
+        print(f"{name}  {row['display_name']}  {row['origin']}  [{row['kind']}, {row['language']}]{status}")
+        for kind in ("feeds", "sitemaps", "listings"):
+            for url in row[kind]:  # type: ignore[attr-defined]
                 print(f"  {kind:<9} {url}")
     return EXIT_OK
+
+
+def cmd_fixture(args: argparse.Namespace) -> int:
+    from spiders.fixtures import check_goldens, record_fixture, regenerate_goldens
+
+    outlets = _load_outlets(args)
+    if args.action == "record":
+        if not args.url:
+            raise UsageError("fixture record: give the URL of an article page")
+        from crawler.fetch import fetch_once
+
+        try:
+            path = record_fixture(
+                args.url, lambda url: fetch_once(url, user_agent(args.contact)), args.dir, outlets
+            )
+        except ValueError as exc:
+            raise UsageError(f"fixture record {args.url}: {exc}") from None
+        except OSError as exc:
+            print(f"newsarchive: fixture record {args.url}: fetch failed ({exc})", file=sys.stderr)
+            return EXIT_PROBLEMS
+        print(f"Recorded {path}")
+        return EXIT_OK
+    if not args.dir.is_dir():
+        raise UsageError(f"--dir {args.dir}: not a folder")
+    if args.action == "regenerate":
+        written = regenerate_goldens(args.dir, outlets)
+        print(f"Regenerated {len(written)} golden file(s) in {args.dir}")
+        return EXIT_OK
+    problems = check_goldens(args.dir, outlets)
+    for problem in problems:
+        print(f"PROBLEM {problem}")
+    print("OK: every golden matches its fixture" if not problems else f"FAILED: {len(problems)} problem(s)")
+    return EXIT_PROBLEMS if problems else EXIT_OK
 
 
 def cmd_topics() -> int:
@@ -278,9 +444,11 @@ def cmd_topics() -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from archive.verify import verify_archive
 
-    root = Path(args.root)
-    if not root.is_dir():
-        raise UsageError(f"{root}: not an archive folder")
+    target: str | Path = args.root
+    if not str(args.root).startswith("s3://"):
+        target = Path(args.root)
+        if not target.is_dir():
+            raise UsageError(f"{target}: not an archive folder")
 
     def progress(msg: str) -> None:
         if args.log_format == "json":
@@ -292,18 +460,69 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             print(msg, file=sys.stderr, flush=True)
 
-    report = verify_archive(root, progress=progress)
+    from crawler.items import SCHEMA_VERSION
+    from crawler.schema import article_schema
+
+    # Rows are checked against the schema file in the root; an old root without one gets ours.
+    report = verify_archive(target, progress=progress, schemas={SCHEMA_VERSION: article_schema()})
     if args.log_format == "json":
         print(
             json.dumps(
-                {"ok": report.ok, "counts": report.counts, "problems": report.problems}, ensure_ascii=False
+                {
+                    "ok": report.ok,
+                    "counts": report.counts,
+                    "problems": report.problems,
+                    "warnings": report.warnings,
+                },
+                ensure_ascii=False,
             )
         )
     else:
         for problem in report.problems:
             print(f"PROBLEM {problem}")
+        for warning in report.warnings:
+            print(f"WARNING {warning}")
         counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
         print(f"{'OK' if report.ok else 'FAILED'}: {counts}; {len(report.problems)} problem(s)")
+    return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from crawler.parse_page import parse_page, read_headers_file
+
+    topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
+    try:
+        html = args.html.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--html {args.html}: cannot read ({exc.strerror})") from None
+    headers = read_headers_file(args.headers) if args.headers else None
+    row = parse_page(args.url, html, headers, topics=topics)
+    print(json.dumps(row, ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def cmd_reextract(args: argparse.Namespace) -> int:
+    from crawler.reextract import reextract
+
+    topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not an archive folder")
+
+    def progress(pages: int, kept: int) -> None:
+        if args.log_format == "json":
+            line = json.dumps({"event": "progress", "pages": pages, "kept": kept})
+        else:
+            line = f"{pages} article pages re-extracted, {kept} kept"
+        print(line, file=sys.stderr, flush=True)
+
+    report = reextract(
+        root, topics=topics, archive_all=args.archive_all, progress=progress, workers=args.workers
+    )
+    if args.log_format == "json":
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        print(report.summary())
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
@@ -335,21 +554,27 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
     from crawler.run import CrawlPlan, run_crawl
 
     topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
-    root = Path(args.archive)
+    store = None
     if str(args.archive).startswith("s3://"):
-        raise UsageError(
-            f"--archive {args.archive}: S3 archive roots are not supported yet; give a local folder"
-        )
+        from archive.storage import StoreError, open_store
+
+        try:
+            store = open_store(args.archive)
+        except (StoreError, ValueError) as exc:
+            raise UsageError(f"--archive {args.archive}: {exc}") from None
+        root = Path(args.spool) if args.spool else default_spool(args.archive)
+    else:
+        root = Path(args.archive)
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise UsageError(f"--archive {root}: not writable ({exc.strerror})") from None
+        flag = "--spool" if store is not None else "--archive"
+        raise UsageError(f"{flag} {root}: not writable ({exc.strerror})") from None
 
-    from spiders.registry import OUTLETS
-
+    registry = _load_outlets(args)
     if demo:
         from crawler.simulator import DEMO_SINCE, DEMO_UNTIL, Simulator
 
@@ -362,17 +587,25 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
         contact = "demo@localhost"
         print(f"Simulator running: {', '.join(f'{k} at {v}' for k, v in base_urls.items())}", file=sys.stderr)
     else:
+        from spiders.registry import default_outlets, exclusion_reason
+
         simulator = None
-        unknown = [o for o in args.outlets if o not in OUTLETS]
+        unknown = [o for o in args.outlets if o not in registry]
         if unknown:
-            raise UsageError(f"unknown outlet '{unknown[0]}' (known: {', '.join(OUTLETS)})")
-        outlets = list(args.outlets) or list(OUTLETS)
+            raise UsageError(f"unknown outlet '{unknown[0]}' (known: {', '.join(registry)})")
+        for name in args.outlets:
+            reason = exclusion_reason(name, registry)
+            if reason and not args.include_disabled:
+                raise UsageError(
+                    f"outlet '{name}' is disabled: {reason} (add --include-disabled to crawl it anyway)"
+                )
+        outlets = list(args.outlets) or default_outlets(registry)
         base_urls = {}
         for spec in args.base_url:
             name, origin = parse_base_url(spec)
-            if name not in OUTLETS:
+            if name not in registry:
                 raise UsageError(
-                    f"--base-url '{spec}': unknown outlet '{name}' (known: {', '.join(OUTLETS)})"
+                    f"--base-url '{spec}': unknown outlet '{name}' (known: {', '.join(registry)})"
                 )
             base_urls[name] = origin
         now = datetime.now(JST)
@@ -400,6 +633,9 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
         log_format=args.log_format,
         log_level=args.log_level,
         local_only=demo,
+        spiders={name: registry[name] for name in outlets},
+        store=store,
+        delete_local=args.delete_local,
     )
     try:
         result = run_crawl(plan)
@@ -441,8 +677,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_crawl(args, demo=args.command == "demo")
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "parse":
+            return cmd_parse(args)
+        if args.command == "reextract":
+            return cmd_reextract(args)
         if args.command == "outlets":
-            return cmd_outlets()
+            return cmd_outlets(args)
+        if args.command == "fixture":
+            return cmd_fixture(args)
         if args.command == "topics":
             return cmd_topics()
         if args.command == "simulator":
@@ -453,6 +695,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `newsarchive outlets | head`: the reader left; that is not an error. Point stdout at devnull so
+        # the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
 
 

@@ -12,13 +12,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scrapy import Spider
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
-from archive.run import RunLedger, latest_run_id, new_run_id, software_versions, write_manifest
+from archive.parquet_out import write_parquet_for_run
+from archive.publish import PublishReport, latest_published_run_id, publish_pending, publish_run
+from archive.run import (
+    RunLedger,
+    install_schema,
+    latest_run_id,
+    new_run_id,
+    software_versions,
+    write_manifest,
+)
+from archive.storage import Store
 from crawler.config import TopicConfig
+from crawler.items import SCHEMA_VERSION
 from crawler.progress import OutletCounts, ProgressReporter, counts_from_stats, render_summary
+from crawler.schema import article_schema, schema_text
 from spiders.registry import OUTLETS
 
 PROGRESS_INTERVAL_S = 2.0
@@ -39,6 +52,11 @@ class CrawlPlan:
     log_format: str = "text"
     log_level: str = "WARNING"
     local_only: bool = False  # every outlet is on this machine (demo): no politeness delay needed
+    # When the archive root is remote (s3://...), `root` is a local spool the run is written to first and
+    # published from, in order, manifest last.
+    store: Store | None = None
+    delete_local: bool = False
+    spiders: dict[str, type[Spider]] = field(default_factory=dict)  # outlet -> spider class (registry)
 
     def public_config(self) -> dict[str, Any]:
         """What the manifest records about the run's configuration (nothing secret lives in a plan)."""
@@ -51,6 +69,7 @@ class CrawlPlan:
             "max_articles": self.max_articles,
             "base_urls": self.base_urls,
             "user_agent": self.user_agent,
+            "archive": self.store.url if self.store is not None else str(self.root),
         }
 
 
@@ -64,6 +83,7 @@ class CrawlResult:
     manifest: Path
     files: list[tuple[str, str]] = field(default_factory=list)
     summary: str = ""
+    published: list[PublishReport] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +95,18 @@ class CrawlResult:
             "outlets": {k: asdict(v) for k, v in self.per_outlet.items()},
             "manifest": str(self.manifest),
             "files": [{"path": p, "kind": k} for p, k in self.files],
+            "published": [
+                {
+                    "run_id": r.run_id,
+                    "store": r.store,
+                    "ok": r.ok,
+                    "uploaded": len(r.uploaded),
+                    "already_present": len(r.already_present),
+                    "problems": r.problems(),
+                    "warnings": r.warnings,
+                }
+                for r in self.published
+            ],
         }
 
 
@@ -122,14 +154,17 @@ def _errors_by_reason(stats: dict[str, Any]) -> dict[str, int]:
 
 def run_crawl(plan: CrawlPlan) -> CrawlResult:
     run_id = new_run_id()
-    previous = latest_run_id(plan.root)
+    if plan.store is not None:
+        previous = latest_published_run_id(plan.store) or latest_run_id(plan.root)
+    else:
+        previous = latest_run_id(plan.root)
     started = datetime.now(UTC)
     t0 = time.monotonic()
 
     process = CrawlerProcess(build_settings(plan, run_id))
     crawlers: dict[str, Crawler] = {}
     for outlet in plan.outlets:
-        crawler = process.create_crawler(OUTLETS[outlet])
+        crawler = process.create_crawler(plan.spiders.get(outlet) or OUTLETS[outlet])
         crawlers[outlet] = crawler
         process.crawl(
             crawler,
@@ -159,7 +194,11 @@ def run_crawl(plan: CrawlPlan) -> CrawlResult:
         for o in plan.outlets
     )
 
-    files = RunLedger.for_run(plan.root, run_id).files()
+    ledger = RunLedger.for_run(plan.root, run_id)
+    # Every root carries the contract its rows follow, and every run a Parquet copy of its JSON lines.
+    ledger.add_file(install_schema(plan.root, SCHEMA_VERSION, schema_text()), "schema")
+    write_parquet_for_run(plan.root, run_id, json_schema=article_schema())
+    files = ledger.files()
     topic_counts: dict[str, int] = {}
     for s in stats.values():
         for key, value in s.items():
@@ -187,6 +226,12 @@ def run_crawl(plan: CrawlPlan) -> CrawlResult:
         errors=errors_total,
         previous_run_id=previous,
     )
+    published: list[PublishReport] = []
+    if plan.store is not None:
+        # Earlier runs whose upload failed go first, so the store's runs/ stays in order.
+        published = publish_pending(plan.root, plan.store, delete_local=plan.delete_local)
+        published.append(publish_run(plan.root, run_id, plan.store, delete_local=plan.delete_local))
+        ok = ok and all(r.ok for r in published)
     elapsed = time.monotonic() - t0
     warcs = [p for p, k in files if k == "warc"]
     articles = [p for p, k in files if k == "articles"]
@@ -198,9 +243,17 @@ def run_crawl(plan: CrawlPlan) -> CrawlResult:
         f"  Article files:  {len(articles):>4}  ({kept} articles as JSON lines)  under articles/",
         f"  Run manifest:         {manifest.relative_to(plan.root)}",
     ]
+    for report in published:
+        state = "published" if report.ok else "NOT fully published (queued; the next run retries)"
+        location.append(
+            f"Run {report.run_id} {state} to {report.store}: {len(report.uploaded)} uploaded, "
+            f"{len(report.already_present)} already there"
+        )
+        location += [f"  problem: {p}" for p in report.problems()]
+        location += [f"  warning: {w}" for w in report.warnings]
     if not ok:
         bad = [o for o in plan.outlets if finish_reasons.get(o) != "finished" or per_outlet[o].pages == 0]
-        location.append(f"Problems: {', '.join(bad) or 'spider errors'} (see the log above; exit code 1)")
+        location.append(f"Problems: {', '.join(bad) or 'see above'} (see the log above; exit code 1)")
     result = CrawlResult(
         run_id=run_id,
         ok=ok,
@@ -209,6 +262,7 @@ def run_crawl(plan: CrawlPlan) -> CrawlResult:
         elapsed_s=elapsed,
         manifest=manifest,
         files=files,
+        published=published,
     )
     result.summary = render_summary(per_outlet, elapsed_s=elapsed, run_id=run_id, location_lines=location)
     return result

@@ -58,6 +58,7 @@ EXTENSIONS = {
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.relevance.RelevancePipeline": 200,
+    "pipelines.dedup.StoryClusterPipeline": 250,
     "pipelines.store.ArticleStorePipeline": 300,
 }
 
@@ -85,6 +86,8 @@ EXTRACT_MIN_SIZE = 50  # characters; trafilatura's default (250) drops short Jij
 EXTRACT_TIMEOUT = 20.0
 TOPICS = ["russia-dprk"]
 TOPIC_ARCHIVE_ALL = False
+STORY_CLUSTER_SEED = True  # load earlier runs' articles of nearby days so wire copies join old clusters
+STORY_CLUSTER_SEED_DAYS = 3
 
 LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawler.logformatter.ShortItemLogFormatter"  # items are named by URL, not dumped
