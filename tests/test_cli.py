@@ -121,3 +121,59 @@ def test_topics_lists_default(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "usage: newsarchive" in capsys.readouterr().out
+
+
+def test_bad_outlet_file_names_file_and_field(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "paper.toml"
+    bad.write_text('name = "paper"\norigin = "ftp://example.org"\n', "utf-8")
+    assert main(["crawl", "--outlet-file", str(bad), "--archive", str(tmp_path / "a")]) == 2
+    line = _one_line_error(capsys)
+    assert str(bad) in line and "field" in line
+
+
+def test_disabled_outlet_needs_explicit_consent(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["crawl", "nikkei", "--archive", str(tmp_path)]) == 2
+    line = _one_line_error(capsys)
+    assert "outlet 'nikkei' is disabled" in line and "--include-disabled" in line
+
+
+def test_outlets_shows_disabled_reasons(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["outlets"]) == 0
+    out = capsys.readouterr().out
+    nikkei = next(line for line in out.splitlines() if line.startswith("nikkei "))
+    assert "DISABLED:" in nikkei
+    mainichi = next(line for line in out.splitlines() if line.startswith("mainichi "))
+    assert "DISABLED" not in mainichi
+
+
+def test_parse_prints_article_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    html = Path(__file__).parent / "fixtures" / "extract" / "jiji_article_2022101700794_pol.html"
+    assert main(["parse", "https://www.jiji.com/sp/article?k=2022101700794&g=pol", "--html", str(html)]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["url"] == "https://www.jiji.com/jc/article?k=2022101700794&g=pol"
+    assert row["outlet"] == "jiji" and row["published_at"] == "2022-10-17T19:09:00+09:00"
+    assert row["topics"][0]["name"] == "russia-dprk" and row["topics"][0]["accepted"] is False
+    assert row["warc"] is None
+
+
+def test_parse_unreadable_html(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["parse", "https://www.jiji.com/jc/article?k=1", "--html", str(tmp_path / "none.html")]) == 2
+    assert "--html" in _one_line_error(capsys)
+
+
+def test_fixture_check_passes_on_the_committed_fixtures(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = Path(__file__).parent / "fixtures" / "outlets"
+    assert main(["fixture", "check", "--dir", str(folder)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_fixture_record_needs_a_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fixture", "record"]) == 2
+    assert "give the URL" in _one_line_error(capsys)
+
+
+def test_reextract_missing_root(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["reextract", str(tmp_path / "none")]) == 2
+    assert "not an archive folder" in _one_line_error(capsys)

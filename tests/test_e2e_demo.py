@@ -253,3 +253,25 @@ def test_crawl_with_base_url_and_json_logs(tmp_path: Path) -> None:
     rows = _rows(root)
     assert len(rows) == 5
     assert any(not t["accepted"] for r in rows for t in r["topics"])
+
+
+def test_reextract_command_writes_a_new_run(
+    demo_archive: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    root, _ = demo_archive
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    proc = run_cli(["reextract", str(copy), "--workers", "1"], dict(os.environ))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(list((copy / "runs").glob("*/manifest.json"))) == 2
+    rows = _rows(copy)
+    by_run: dict[str, set[str]] = {}
+    for row in rows:
+        by_run.setdefault(row["run_id"], set()).add(row["url"])
+    assert len(by_run) == 2
+    first, second = by_run.values()
+    assert first == second  # nothing changed: the same articles kept
+    assert run_cli(["verify", str(copy)], dict(os.environ)).returncode == 0
