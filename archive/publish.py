@@ -28,6 +28,7 @@ from typing import Any
 from archive.paths import ARTICLES_DIR, MANIFEST_NAME, RUNS_DIR, WARC_DIR, manifest_relpath, resolve_inside
 from archive.run import sha256_file, write_json_atomic
 from archive.storage import LocalFileChangedError, LocalStore, ObjectExistsError, Store
+from archive.verify import warc_problems
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,16 @@ def publish_run(
             continue
         if resumed and abort_incomplete is not None:
             abort_incomplete(key)  # a killed multipart upload of this key leaves invisible parts behind
+        if key.endswith(".warc.gz"):
+            # A WARC is published only once it is closed and valid: a bad one stops the run here, before
+            # the JSON lines that point into it and before the manifest.
+            problems = warc_problems(staging / key, key)
+            if problems:
+                entry["error"] = f"invalid WARC, not uploaded: {problems[0]}"
+                report.failed[key] = entry["error"]
+                write_json_atomic(qpath, queue)
+                log.error("publish %s to %s stopped at %s: %s", run_id, store.url, key, entry["error"])
+                break
         say(f"upload {key} ({entry['size']} bytes)")
         try:
             result = store.put_file(key, staging / key, sha256=entry["sha256"], size=entry["size"])

@@ -237,6 +237,13 @@ class _Context:
         return self._by_version[version]
 
 
+def warc_problems(path: Path, rel: str | None = None) -> list[str]:
+    """Every problem of one local WARC file (digests, structure, trailing bytes); [] when it is valid."""
+    report = VerifyReport()
+    _verify_warc(rel or path.name, path, report)
+    return report.problems
+
+
 def _verify_warc(rel: str, path: Path, report: VerifyReport) -> None:
     report.warc_files += 1
     last_pos = 0

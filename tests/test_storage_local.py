@@ -83,3 +83,31 @@ def test_publish_to_a_local_store_then_verify_it(tmp_path: Path) -> None:
     # publishing again finds everything already there (same bytes): nothing is written twice
     again = build_run(tmp_path / "other")
     assert publish_run(again.root, again.run_id, dest).already_present == [f"schema/article-{'1.0.0'}.json"]
+
+
+def test_an_invalid_warc_is_never_published(tmp_path: Path) -> None:
+    import json
+
+    run = build_run(tmp_path / "staging")
+    warc_key = run.keys("warc")[0]
+    path = run.root / warc_key
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # damaged before the manifest was written: sizes and sha256 agree
+    path.write_bytes(bytes(data))
+    manifest_path = run.root / f"runs/{run.run_id}/manifest.json"
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    for entry in manifest["files"]:
+        if entry["path"] == warc_key:
+            entry["size"] = len(data)
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+    manifest_path.write_text(json.dumps(manifest), "utf-8")
+
+    dest = LocalStore(tmp_path / "published")
+    report = publish_run(run.root, run.run_id, dest)
+    assert not report.ok
+    assert "invalid WARC" in report.failed[warc_key]
+    published = {
+        p.relative_to(tmp_path / "published").as_posix() for p in (tmp_path / "published").rglob("*")
+    }
+    assert warc_key not in published
+    assert not any(p.startswith(("runs/", "articles/")) for p in published)
