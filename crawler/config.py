@@ -38,6 +38,23 @@ class TopicConfig:
     prefilter: bool = False  # may stage 1 (titles before fetching) prune candidates?
     source: str = ""  # where it was loaded from
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Queries for the outlets' site search; None = derived (see search_queries), () = no site search.
+    search_terms: tuple[str, ...] | None = None
+
+    @property
+    def search_queries(self) -> tuple[str, ...]:
+        """What to type into an outlet's site search for this topic.
+
+        Explicit `search_terms` win. Otherwise one query: the first term of every required group joined
+        by spaces (site search engines AND the words, and an article lacking a required group can never
+        match the topic); without required groups, the first term of each group as its own query.
+        """
+        if self.search_terms is not None:
+            return self.search_terms
+        by_name = {g.name: g for g in self.groups}
+        if self.required:
+            return (" ".join(by_name[r].terms[0] for r in self.required),)
+        return tuple(dict.fromkeys(g.terms[0] for g in self.groups))
 
 
 def _require(data: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -76,7 +93,22 @@ def parse_topic(data: dict[str, Any], source: str) -> TopicConfig:
     prefilter = data.get("prefilter", False)
     if not isinstance(prefilter, bool):
         raise ConfigError(f"{source}: field 'prefilter' must be true or false")
-    known = {"name", "description", "groups", "required", "exclude", "threshold", "title_weight", "prefilter"}
+    search_terms = data.get("search_terms")
+    if search_terms is not None and (
+        not isinstance(search_terms, list) or not all(isinstance(t, str) and t.strip() for t in search_terms)
+    ):
+        raise ConfigError(f"{source}: field 'search_terms' must be a list of non-empty strings")
+    known = {
+        "name",
+        "description",
+        "groups",
+        "required",
+        "exclude",
+        "threshold",
+        "title_weight",
+        "prefilter",
+        "search_terms",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{source}: unknown field '{unknown[0]}'")
@@ -90,6 +122,7 @@ def parse_topic(data: dict[str, Any], source: str) -> TopicConfig:
         title_weight=float(title_weight),
         prefilter=prefilter,
         source=source,
+        search_terms=None if search_terms is None else tuple(t.strip() for t in search_terms),
     )
 
 

@@ -7,6 +7,9 @@ robots.txt middleware (priority 50 in DOWNLOADER_MIDDLEWARES) so robots.txt is r
 that is actually fetched, and it also sees the requests the redirect middleware builds from absolute
 real-origin `Location` headers, because those re-enter the middleware chain from the top.
 
+`RobotsTxtMiddleware` is Scrapy's, with a fix for requests that wait on a robots.txt download (see its
+docstring); it replaces `scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware` at the same priority.
+
 This module must not import the spiders (import-linter): the spider is read by duck typing, through
 its `name` (the outlet) and `hosts` (the real host names, aliases included).
 """
@@ -19,10 +22,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
 
 
 def parse_base_urls(value: Any) -> dict[str, str]:
@@ -87,3 +94,24 @@ class BaseUrlOverrideMiddleware:
             self.crawler.stats.inc_value("newsarchive/base_url/rewritten")
         # Returning a new Request makes Scrapy schedule it afresh: it runs the whole chain on its new URL.
         return request.replace(url=rebased)
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy 2.19's robots.txt middleware, fixed so that every request waiting for robots.txt obeys it.
+
+    Upstream keeps one Deferred per host while robots.txt downloads and awaits it through
+    `maybe_deferred_to_future`, i.e. `Deferred.asFuture`, whose callback returns None: the first waiter
+    gets the parser, every later waiter gets None, which means "allow everything". The waiters are the
+    requests issued while robots.txt was in flight (a spider's start requests), so they bypassed
+    robots.txt. The parser is stored in `_parsers` before the Deferred fires, so it is read from there.
+    `_parsers` is private: tests/test_search_discovery.py checks both the bug and this fix, so a Scrapy
+    upgrade that changes either shows up there.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, Deferred):
+                return stored
+        return parser

@@ -1,8 +1,10 @@
 """Asahi Shimbun (朝日新聞デジタル, www.asahi.com): where to look and which URLs are articles.
 
 Sources per /work/shared/outlets/OUTLETS.md: the newsheadlines RDF (with dc:date), the monthly
-Google-News sitemaps under `/sitemap.xml` (old 0.84 namespace) and the latest-news list
-`/news/history.html` with its pager.
+Google-News sitemaps under `/sitemap.xml` (old 0.84 namespace), the latest-news list
+`/news/history.html` with its pager, and the site search on sitesearch.asahi.com (URL and UTF-8 GET form
+seen on real pages; its result markup is not known, so `search_markup` follows the simulator's page and
+must be checked against a real capture before it is trusted).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ class AsahiSpider(NewsSpider):
     display_name = "朝日新聞デジタル (Asahi Shimbun)"
     origin = "https://www.asahi.com"
     # digital.asahi.com serves the same article IDs behind the login; one article, one canonical URL.
-    hosts = frozenset({"www.asahi.com", "asahi.com", "digital.asahi.com"})
+    # sitesearch.asahi.com is listed so that the base-URL override maps the search onto a mirror too.
+    hosts = frozenset({"www.asahi.com", "asahi.com", "digital.asahi.com", "sitesearch.asahi.com"})
     feeds = ("https://www.asahi.com/rss/asahi/newsheadlines.rdf",)
     sitemaps = ("https://www.asahi.com/sitemap.xml",)
     listings = ("https://www.asahi.com/news/history.html",)
@@ -32,6 +35,13 @@ class AsahiSpider(NewsSpider):
         ),
         link="./a[@href]",
         time="./span[contains(concat(' ', normalize-space(@class), ' '), ' Time ')] | ./a/span",
+        next="//ul[contains(concat(' ', normalize-space(@class), ' '), ' Pager ')]//a[@rel='next']/@href",
+    )
+    search_urls = ("https://sitesearch.asahi.com/.cgi/sitesearch/sitesearch.pl?Keywords={query}",)
+    search_markup = ListingMarkup(
+        item="//ul[contains(concat(' ', normalize-space(@class), ' '), ' SearchResult ')]/li",
+        link="./a[@href]",
+        time="./span[contains(concat(' ', normalize-space(@class), ' '), ' Date ')]",
         next="//ul[contains(concat(' ', normalize-space(@class), ' '), ' Pager ')]//a[@rel='next']/@href",
     )
     tracking_params = (*NewsSpider.tracking_params, "iref", "ref")

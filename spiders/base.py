@@ -9,6 +9,21 @@ feed's over the listing's). Nothing is fetched until discovery is over: on `spid
 inside the date window are scheduled newest first, at most `max_articles` of them, so a capped run keeps
 the newest. Article responses become `FetchedPage` items for the pipelines.
 
+Site search: an outlet with `search_urls` (templates with `{query}`) and `search_markup` is asked every
+query of every configured topic (settings `TOPICS`, resolved with `crawler.config.resolve_topic`; see
+`TopicConfig.search_queries`). Result pages are read like listings (pager followed until a page is all
+older than `since`, at most `DISCOVERY_SEARCH_MAX_PAGES` pages per query) and their links become
+candidates with source "search". `DISCOVERY_SEARCH_ENABLED = False` turns it off. Whether robots.txt
+allows the search path is left to the robots.txt middleware (use `crawler.middlewares.RobotsTxtMiddleware`:
+Scrapy 2.19's own lets requests through that waited for robots.txt): a refused request reaches
+`on_error` as IgnoreRequest and is counted as `robots_disallowed/<kind>`, not as an error.
+
+robots.txt `Sitemap:` lines are discovery sources too. The robots.txt that RobotsTxtMiddleware fetches
+is read through the public `response_received` signal (the middleware keeps its parsers in a private
+attribute, and a request of our own would fetch the same file twice); with ROBOTSTXT_OBEY off, the
+spider requests `/robots.txt` of its origin itself. Declared sitemaps on the outlet's hosts that are not
+configured already are fetched like configured ones (`discovery/robots_sitemaps`).
+
 Non-2xx responses never reach a callback: Scrapy's HttpErrorMiddleware turns them into failures and
 every request carries `errback=self.on_error`, which counts them as `newsarchive/errors/http_<status>`
 (and other failures as `newsarchive/errors/<ExceptionName>`). Chosen over `handle_httpstatus_list` so
@@ -23,16 +38,19 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote_plus, urljoin, urlsplit, urlunsplit
 
 import scrapy
+from protego import Protego
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import HtmlResponse, Response
+from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from crawler.config import ConfigError, resolve_topic
 from crawler.items import Candidate, FetchedPage, PageParser, WarcPointer
 from crawler.middlewares import parse_base_urls
 from spiders.discovery import (
@@ -70,6 +88,9 @@ class NewsSpider(scrapy.Spider):
     sitemaps: ClassVar[tuple[str, ...]] = ()
     listings: ClassVar[tuple[str, ...]] = ()  # first page of each listing; the pager is followed
     listing_markup: ClassVar[ListingMarkup | None] = None
+    # Site search: URL templates with `{query}` (filled form-encoded, UTF-8) and the result page markup.
+    search_urls: ClassVar[tuple[str, ...]] = ()
+    search_markup: ClassVar[ListingMarkup | None] = None
     tracking_params: ClassVar[tuple[str, ...]] = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
     article_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()  # matched against the canonical URL
     excluded_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
@@ -91,15 +112,23 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"since: {self.since.isoformat()} is after until {self.until.isoformat()}")
         self.max_articles: int | None = parse_max_articles(max_articles)
         self.base_url: str | None = None  # override origin, set from OUTLET_BASE_URLS in from_crawler
+        self.search_queries: tuple[str, ...] = ()  # set from TOPICS in from_crawler
+        self.search_max_pages = 10
         self._candidates: dict[str, Candidate] = {}
         self._articles_scheduled = False
+        # Configured sitemaps count as known from the start: robots.txt may be read before start() yields them.
+        self._sitemaps_seen: set[str] = {self.canonicalize(url) for url in self.sitemaps}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         assert isinstance(spider, NewsSpider)
         spider.base_url = parse_base_urls(crawler.settings.get("OUTLET_BASE_URLS")).get(cls.name)
+        if cls.search_urls and crawler.settings.getbool("DISCOVERY_SEARCH_ENABLED", True):
+            spider.search_queries = topic_search_queries(crawler.settings.getlist("TOPICS"), spider)
+        spider.search_max_pages = crawler.settings.getint("DISCOVERY_SEARCH_MAX_PAGES", 10)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider._on_response, signal=signals.response_received)
         return spider
 
     # ----------------------------------------------------------------- URLs
@@ -141,16 +170,72 @@ class NewsSpider(scrapy.Spider):
     # ------------------------------------------------------------ discovery
 
     async def start(self) -> AsyncIterator[Request]:
+        if not self.settings.getbool("ROBOTSTXT_OBEY"):
+            # Nobody else reads robots.txt in this crawl: fetch it for its Sitemap lines.
+            yield self._discovery_request(urljoin(self.origin, "/robots.txt"), self.parse_robots, "robots")
         for url in self.feeds:
             yield self._discovery_request(url, self.parse_feed, "feed")
         for url in self.sitemaps:
             yield self._discovery_request(url, self.parse_sitemap, "sitemap")
         for url in self.listings:
             yield self._discovery_request(url, self.parse_listing, "listing")
+        for url in self.search_request_urls():
+            yield self._discovery_request(url, self.parse_listing, "search", search_page=1)
+
+    def search_request_urls(self) -> list[str]:
+        """Every search URL template filled with every topic query (form-encoded UTF-8, as a GET form)."""
+        return [
+            template.replace("{query}", quote_plus(query, encoding="utf-8"))
+            for template in self.search_urls
+            for query in self.search_queries
+        ]
 
     def _discovery_request(self, url: str, callback: Any, kind: str, **meta: Any) -> Request:
         self._inc(f"discovery/{kind}_requests")
-        return Request(url, callback=callback, errback=self.on_error, meta={"newsarchive_kind": kind, **meta})
+        # newsarchive_url: the real URL asked for, which the base-URL override hides from response.url
+        meta = {"newsarchive_kind": kind, "newsarchive_url": url, **meta}
+        return Request(url, callback=callback, errback=self.on_error, meta=meta)
+
+    def real_url(self, response: Response) -> str:
+        """The real URL a discovery response answers (its host kept, e.g. sitesearch.asahi.com)."""
+        asked = response.meta.get("newsarchive_url")
+        if asked and not response.meta.get("redirect_urls"):
+            return str(asked)
+        return self.to_real_url(response.url)
+
+    # ------------------------------------------------------- robots.txt sitemaps
+
+    def _on_response(self, response: Response, request: Request) -> None:
+        # RobotsTxtMiddleware's own download: no callback, marked so that robots rules do not apply to it
+        if request.callback is not NO_CALLBACK or not request.meta.get("dont_obey_robotstxt"):
+            return
+        if urlsplit(response.url).path != "/robots.txt" or response.status != 200:
+            return
+        for follow in self.robots_sitemaps(response.body, self.to_real_url(response.url)):
+            assert self.crawler.engine is not None
+            self.crawler.engine.crawl(follow)
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        yield from self.robots_sitemaps(response.body, self.real_url(response))
+
+    def robots_sitemaps(self, body: bytes, robots_url: str) -> list[Request]:
+        """Requests for the sitemaps a robots.txt declares that are on our hosts and not known yet."""
+        if not self._own_host(robots_url):
+            return []
+        declared = Protego.parse(body.decode("utf-8", errors="replace")).sitemaps
+        requests = []
+        for url in declared:
+            url = urljoin(robots_url, url.strip())
+            key = self.canonicalize(url)
+            if not self._own_host(url):
+                self._inc("discovery/offsite")
+                continue
+            if key in self._sitemaps_seen:
+                continue
+            self._sitemaps_seen.add(key)
+            self._inc("discovery/robots_sitemaps")
+            requests.append(self._discovery_request(url, self.parse_sitemap, "sitemap"))
+        return requests
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
         source_url = self.to_real_url(response.url)
@@ -183,9 +268,12 @@ class NewsSpider(scrapy.Spider):
             self.add_candidate(entry.url, "sitemap", source_url, entry)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
-        assert self.listing_markup is not None, f"{self.name} has listings but no listing_markup"
-        source_url = self.to_real_url(response.url)
-        page = parse_listing(response.text, source_url, self.listing_markup)
+        """A listing page, or a page of site search results (meta newsarchive_kind = "search")."""
+        kind = "search" if response.meta.get("newsarchive_kind") == "search" else "listing"
+        markup = self.search_markup if kind == "search" else self.listing_markup
+        assert markup is not None, f"{self.name} has {kind} URLs but no {kind}_markup"
+        source_url = self.real_url(response)
+        page = parse_listing(response.text, source_url, markup)
         # The listing shows no year: walk down from the crawl's upper bound (or the previous page's last
         # entry), since entries run newest first.
         reference: datetime = response.meta.get("listing_reference") or min(
@@ -193,23 +281,30 @@ class NewsSpider(scrapy.Spider):
         )
         moments: list[datetime | None] = []
         for item in page.entries:
-            moment = None
-            if item.month_day_time:
+            moment = item.published_at
+            if moment is None and item.month_day_time:
                 day = self.url_date(self.canonicalize(item.url))
                 ref = datetime(day.year, day.month, day.day, 23, 59, tzinfo=JST) if day else reference
                 moment = infer_listing_time(*item.month_day_time, reference=ref)
             if moment is not None:
                 reference = moment
             moments.append(moment)
-            self.add_candidate(item.url, "listing", source_url, Entry(item.url, item.title, moment))
-        self._inc("discovery/listing_pages")
+            self.add_candidate(item.url, kind, source_url, Entry(item.url, item.title, moment))
+        self._inc(f"discovery/{kind}_pages")
         all_old = bool(moments) and all(m is not None and self.since and m < self.since for m in moments)
         if not page.entries or all_old:
-            self._inc("discovery/listing_stopped")
+            self._inc(f"discovery/{kind}_stopped")
             return
+        extra: dict[str, Any] = {}
+        if kind == "search":
+            number = int(response.meta.get("search_page", 1)) + 1
+            if number > self.search_max_pages:
+                self._inc("discovery/search_page_cap")
+                return
+            extra["search_page"] = number
         if page.next_url and self._own_host(page.next_url):
             yield self._discovery_request(
-                page.next_url, self.parse_listing, "listing", listing_reference=reference
+                page.next_url, self.parse_listing, kind, listing_reference=reference, **extra
             )
 
     def _discovery_failed(self, url: str, exc: Exception) -> None:
@@ -320,6 +415,15 @@ class NewsSpider(scrapy.Spider):
         )
 
     def on_error(self, failure: Failure) -> None:
+        # HttpError subclasses IgnoreRequest: it is tested first (below) through the exact type.
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # Refused before sending (robots.txt, or another middleware's policy): a decision, not a fault.
+            request = getattr(failure, "request", None)
+            kind = request.meta.get("newsarchive_kind", "other") if request is not None else "other"
+            reason = "robots_disallowed" if "robots" in str(failure.value).lower() else "ignored"
+            self._inc(f"{reason}/{kind}")
+            logger.info("%s: %s not fetched: %s", self.name, kind, failure.getErrorMessage())
+            return
         if failure.check(HttpError):
             response = failure.value.response
             self._inc(f"errors/http_{response.status}")
@@ -361,3 +465,20 @@ def fetched_at(warc: WarcPointer | None) -> str:
     if warc is not None and warc.date:
         return datetime.fromisoformat(warc.date.replace("Z", "+00:00")).isoformat()
     return datetime.now(UTC).isoformat()
+
+
+def topic_search_queries(topic_specs: Iterable[str], spider: scrapy.Spider | None = None) -> tuple[str, ...]:
+    """The site-search queries of the configured topics, in order, without repeats.
+
+    A topic that cannot be loaded is skipped with a warning: the relevance pipeline, which loads the same
+    TOPICS, is where a bad topic stops the crawl with a one-line error.
+    """
+    queries: list[str] = []
+    for spec in topic_specs:
+        try:
+            topic = resolve_topic(str(spec))
+        except ConfigError as exc:
+            logger.warning("%s: no site search for topic %s: %s", getattr(spider, "name", "?"), spec, exc)
+            continue
+        queries += [q for q in topic.search_queries if q not in queries]
+    return tuple(queries)

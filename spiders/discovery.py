@@ -17,7 +17,7 @@ from urllib.parse import urljoin
 
 from lxml import etree, html
 
-from spiders.urls import parse_datetime
+from spiders.urls import JST, parse_datetime
 
 MAX_XML_BYTES = 50 * 1024 * 1024
 
@@ -218,6 +218,7 @@ class ListingEntry:
     url: str
     title: str | None
     month_day_time: tuple[int, int, int, int] | None  # (month, day, hour, minute); the year is inferred
+    published_at: datetime | None = None  # when the entry shows a full date with its year (search results)
 
 
 @dataclass
@@ -227,6 +228,8 @@ class ListingPage:
 
 
 _LISTING_TIME = re.compile(r"(\d{1,2})/(\d{1,2})\s+(\d{1,2}):(\d{2})")
+# "2025/03/21 18:58", "2025-03-21 18:58" or "2025年3月21日 18時58分": read in JST
+_FULL_TIME = re.compile(r"(\d{4})[/年-](\d{1,2})[/月-](\d{1,2})日?\s*(\d{1,2})[:時](\d{2})")
 
 
 def parse_listing(text: str, page_url: str, markup: ListingMarkup) -> ListingPage:
@@ -242,13 +245,24 @@ def parse_listing(text: str, page_url: str, markup: ListingMarkup) -> ListingPag
         # The anchor's own text nodes only: the time <span> and the paid-key <img> are not the title.
         title = "".join(anchor.xpath("text()")).strip() or None
         when = None
+        full: datetime | None = None
         for node in item.xpath(markup.time):
-            match = _LISTING_TIME.search(node.text_content() if hasattr(node, "text_content") else str(node))
+            text = node.text_content() if hasattr(node, "text_content") else str(node)
+            dated = _FULL_TIME.search(text)
+            if dated:
+                year, month, day, hour, minute = (int(g) for g in dated.groups())
+                try:
+                    full = datetime(year, month, day, hour, minute, tzinfo=JST)
+                except ValueError:
+                    continue
+                when = (month, day, hour, minute)
+                break
+            match = _LISTING_TIME.search(text)
             if match:
                 month, day, hour, minute = (int(g) for g in match.groups())
                 when = (month, day, hour, minute)
                 break
-        entries.append(ListingEntry(urljoin(page_url, anchor.get("href")), title, when))
+        entries.append(ListingEntry(urljoin(page_url, anchor.get("href")), title, when, full))
     next_links = doc.xpath(markup.next)
     next_url = urljoin(page_url, str(next_links[0])) if next_links else None
     return ListingPage(entries, next_url)

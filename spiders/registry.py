@@ -81,9 +81,15 @@ def default_outlets(outlets: Mapping[str, type[NewsSpider]]) -> list[str]:
 
 
 def outlet_sources(name: str, outlets: Mapping[str, type[NewsSpider]] | None = None) -> dict[str, list[str]]:
-    """{"feeds": [...], "sitemaps": [...], "listings": [...]} for one outlet; KeyError names the outlet."""
+    """{"feeds": [...], "sitemaps": [...], "listings": [...], "search": [...]} for one outlet; KeyError
+    names the outlet. Search entries are URL templates with {query} (asked only where robots.txt allows)."""
     cls = _lookup(name, OUTLETS if outlets is None and name in OUTLETS else outlets)
-    return {"feeds": list(cls.feeds), "sitemaps": list(cls.sitemaps), "listings": list(cls.listings)}
+    return {
+        "feeds": list(cls.feeds),
+        "sitemaps": list(cls.sitemaps),
+        "listings": list(cls.listings),
+        "search": list(getattr(cls, "search_urls", ())),
+    }
 
 
 def outlet_summary(name: str, outlets: Mapping[str, type[NewsSpider]] | None = None) -> dict[str, object]:

@@ -8,7 +8,7 @@ import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import lxml.etree
 import lxml.html
@@ -443,3 +443,157 @@ def test_serve_starts_and_stop_is_idempotent(tmp_path: Path) -> None:
         simulator.stop()
     with pytest.raises(RuntimeError):
         _ = simulator.base_urls
+
+
+# ---------------------------------------------------------------------------- transport test cases
+
+
+def raw_request(sim: Simulator, outlet: str, path: str, headers: str = "") -> tuple[bytes, bytes, bool]:
+    """One keep-alive request on a plain socket: (head, body bytes received, did the server close?)."""
+    base = urlsplit(sim.base_urls[outlet])
+    with socket.create_connection((base.hostname or "", base.port or 0), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {base.netloc}\r\n{headers}\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(v for k, v in _header_lines(head) if k.lower() == "content-length"))
+        closed = False
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            body += chunk
+    return head, body, closed
+
+
+def _header_lines(head: bytes) -> list[tuple[str, str]]:
+    return [(k, v) for k, _, v in (line.partition(": ") for line in head.decode("latin-1").split("\r\n")[1:])]
+
+
+def test_brotli_case_negotiates_br(sim: Simulator) -> None:
+    import brotli
+
+    head, body, closed = raw_request(sim, "jiji", "/sim/brotli.html", "Accept-Encoding: gzip, br\r\n")
+    headers = dict(_header_lines(head))
+    assert head.startswith(b"HTTP/1.1 200 ") and not closed
+    assert headers["Content-Encoding"] == "br" and headers["Vary"] == "Accept-Encoding"
+    assert int(headers["Content-Length"]) == len(body)
+    plain_response, plain = fetch(sim, "jiji", "/sim/brotli.html")  # identity
+    assert plain_response.getheader("Content-Encoding") is None
+    assert brotli.decompress(body) == plain and plain.startswith(b"<!DOCTYPE html>")
+    assert body != plain and body[:2] != b"\x1f\x8b"
+    gz_response, gz = fetch(sim, "jiji", "/sim/brotli.html", headers={"Accept-Encoding": "gzip, br;q=0"})
+    assert gz_response.getheader("Content-Encoding") == "gzip" and gzip.decompress(gz) == plain
+    assert sim.served_bytes("jiji", "/sim/brotli.html", "br")[2] == body
+
+
+def test_oversize_case_has_the_requested_size(sim: Simulator) -> None:
+    response, body = fetch(
+        sim, "jiji", "/sim/oversize.html?bytes=300000", headers={"Accept-Encoding": "gzip"}
+    )
+    assert response.status == 200 and len(body) == 300_000
+    assert int(response.getheader("Content-Length", "0")) == 300_000
+    assert response.getheader("Content-Encoding") is None  # never compressed: the size is the point
+    assert body.startswith(b"<!DOCTYPE html>") and body.endswith(b"</html>\n")
+    assert len(set(body[100:200])) > 10  # not one repeated byte
+    assert len(fetch(sim, "jiji", "/sim/oversize.html")[1]) == 300_000  # the default
+    assert len(fetch(sim, "jiji", "/sim/oversize.html?bytes=70000")[1]) == 70_000
+    for bad in ("abc", "10", str(10**9)):
+        assert fetch(sim, "jiji", f"/sim/oversize.html?bytes={bad}")[0].status == 400
+
+
+def test_dropped_case_closes_mid_body(sim: Simulator) -> None:
+    head, body, closed = raw_request(sim, "jiji", "/sim/dropped.html")
+    headers = dict(_header_lines(head))
+    assert headers["Content-Length"] == "10000" and "Connection" not in headers
+    assert closed and len(body) == 5_000  # half of what was announced, then the server hung up
+    status, served_headers, served = sim.served_bytes("jiji", "/sim/dropped.html")
+    assert status == 200 and served == body and ("Content-Length", "10000") in served_headers
+    head, body, closed = raw_request(sim, "jiji", "/sim/dropped.html?bytes=4000&sent=1000")
+    assert closed and len(body) == 1000 and head.endswith(b"\r\nContent-Length: 4000")
+    base = urlsplit(sim.base_urls["jiji"])
+    conn = http.client.HTTPConnection(base.hostname or "", base.port, timeout=10)
+    try:
+        conn.request("GET", "/sim/dropped.html")
+        with pytest.raises(http.client.IncompleteRead):
+            conn.getresponse().read()
+    finally:
+        conn.close()
+    assert fetch(sim, "jiji", "/sim/dropped.html?bytes=100&sent=100")[0].status == 400
+
+
+def test_transport_cases_are_linked_from_nowhere_and_only_on_jiji(sim: Simulator) -> None:
+    for outlet, path in all_paths(sim):
+        _, _, body = sim.served_bytes(outlet, path, "identity")
+        assert b"/sim/" not in body, path
+    assert fetch(sim, "asahi", "/sim/brotli.html")[0].status == 404
+
+
+# ---------------------------------------------------------------------------- asahi site search
+
+SEARCH = "/.cgi/sitesearch/sitesearch.pl"
+
+
+def expected_hits(sim: Simulator, query: str) -> list[SimArticle]:
+    words = query.split()
+    hits = [
+        a for a in outlet_articles(sim, "asahi") if all(w in a.title + "".join(a.paragraphs) for w in words)
+    ]
+    return sorted(hits, key=lambda a: a.published, reverse=True)
+
+
+def search_pages(sim: Simulator, query: str) -> list[lxml.html.HtmlElement]:
+    pages = []
+    next_path: str | None = f"{SEARCH}?Keywords={quote_plus(query)}"
+    while next_path:
+        response, body = fetch(sim, "asahi", next_path, headers={"Host": "sitesearch.asahi.com"})
+        assert response.status == 200 and response.getheader("Content-Type") == "text/html; charset=UTF-8"
+        doc = lxml.html.fromstring(body.decode("utf-8"))
+        pages.append(doc)
+        nxt = doc.cssselect('ul.Pager a[rel="next"]')
+        next_path = nxt[0].get("href") if nxt else None
+        assert len(pages) < 10
+    return pages
+
+
+@pytest.mark.parametrize("query", ["ロシア 北朝鮮 軍事協力", "北朝鮮", "ロシア　北朝鮮"])
+def test_asahi_search_finds_matching_stories_newest_first(sim: Simulator, query: str) -> None:
+    expected = expected_hits(sim, query)
+    assert expected and all(a.on_topic for a in expected)
+    pages = search_pages(sim, query)
+    assert len(pages) == -(-len(expected) // 10)
+    found = []
+    for doc in pages:
+        for li in doc.cssselect("ul.SearchResult > li"):
+            href = li.cssselect("a")[0].get("href")
+            found.append((href, li.cssselect("a")[0].text, li.cssselect("span.Date")[0].text))
+    assert found == [
+        (a.url + "?iref=sitesearch", a.title, a.published.strftime("%Y/%m/%d %H:%M")) for a in expected
+    ]
+    assert any(not a.in_window for a in expected)  # older matches come last, on the last page
+
+
+def test_asahi_search_off_topic_and_empty(sim: Simulator) -> None:
+    off = next(a for a in outlet_articles(sim, "asahi") if not a.on_topic)
+    word = off.title[:4]
+    hits = expected_hits(sim, word)
+    assert off in hits
+    links = [li.get("href") for doc in search_pages(sim, word) for li in doc.cssselect("ul.SearchResult a")]
+    assert links == [a.url + "?iref=sitesearch" for a in hits]
+    for query in ("存在しない語句ＸＹＺ", ""):
+        (doc,) = search_pages(sim, query)
+        assert not doc.cssselect("ul.SearchResult > li")
+        assert "見つかりませんでした" in doc.cssselect("p.ResultCount")[0].text
+    assert fetch(sim, "jiji", f"{SEARCH}?Keywords=x")[0].status == 404
+
+
+def test_robots_override_changes_only_robots() -> None:
+    rules = "User-agent: *\nDisallow: /.cgi/\n"
+    custom, default = Simulator(robots_override={"asahi": rules}), Simulator()
+    assert custom.served_bytes("asahi", "/robots.txt", "identity")[2] == rules.encode()
+    assert custom.served_bytes("jiji", "/robots.txt") == default.served_bytes("jiji", "/robots.txt")
+    for outlet, path in all_paths(default):
+        if path != "/robots.txt":
+            assert custom.served_bytes(outlet, path) == default.served_bytes(outlet, path), path

@@ -10,14 +10,24 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.simulator import feeds, pages_asahi, pages_jiji
-from crawler.simulator.site import MISSING_JIJI_K, ORIGINS, OUTLETS, SIM_NOW, SimArticle, build_articles
+import brotli
+
+from crawler.simulator import feeds, pages_asahi, pages_jiji, search
+from crawler.simulator.site import (
+    ARTICLES_PER_OUTLET,
+    MISSING_JIJI_K,
+    ORIGINS,
+    OUTLETS,
+    SIM_NOW,
+    SimArticle,
+    build_articles,
+)
 
 SERVER = "newsarchive-simulator"
 HTML = "text/html; charset=UTF-8"
@@ -29,22 +39,37 @@ _REASONS = {
     200: "OK",
     301: "Moved Permanently",
     304: "Not Modified",
+    400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
 }
 CHUNK_PARTS = 4  # chunked bodies go out in about this many chunks
+
+# Transport test cases on the jiji server (see the package docstring); never linked from any page.
+SIM_BROTLI = "/sim/brotli.html"
+SIM_OVERSIZE = "/sim/oversize.html"
+SIM_DROPPED = "/sim/dropped.html"
+OVERSIZE_DEFAULT = 300_000
+DROPPED_DEFAULT = (10_000, 5_000)  # (declared Content-Length, bytes actually sent)
+MAX_SIM_BYTES = 20 * 1024 * 1024
 
 
 @dataclass
 class Response:
     status: int
     headers: list[tuple[str, str]]
-    body: bytes  # as on the wire, before chunk framing
+    body: bytes  # as announced (Content-Length), before chunk framing
     chunked: bool = False
+    sent_bytes: int | None = None  # set: only this much of `body` is sent, then the connection closes
 
     @property
     def reason(self) -> str:
         return _REASONS.get(self.status, "")
+
+    @property
+    def wire_body(self) -> bytes:
+        """The body bytes that actually leave the server (before chunk framing)."""
+        return self.body if self.sent_bytes is None else self.body[: self.sent_bytes]
 
     def chunks(self) -> list[bytes]:
         size = max(1, -(-len(self.body) // CHUNK_PARTS))
@@ -71,9 +96,14 @@ def _http_date(t: datetime) -> str:
 
 def accepts_gzip(accept_encoding: str) -> bool:
     """RFC 9110 §12.5.3: gzip (or *) listed with a non-zero q value."""
+    return accepts_coding(accept_encoding, ("gzip", "x-gzip", "*"))
+
+
+def accepts_coding(accept_encoding: str, tokens: tuple[str, ...]) -> bool:
+    """One of `tokens` listed in Accept-Encoding with a non-zero q value."""
     for part in accept_encoding.split(","):
         token, _, params = part.strip().partition(";")
-        if token.strip().lower() in ("gzip", "x-gzip", "*"):
+        if token.strip().lower() in tokens:
             q = params.strip()
             if q.startswith("q="):
                 try:
@@ -85,11 +115,21 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 class SimSite:
-    """All outlets of one seed."""
+    """All outlets of one seed.
 
-    def __init__(self, seed: int) -> None:
+    `robots_override` ({outlet: robots.txt text}) replaces an outlet's robots.txt, for tests of what a
+    crawler does when robots.txt forbids something; every other byte of the site stays the same.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        articles_per_outlet: int = ARTICLES_PER_OUTLET,
+        robots_override: Mapping[str, str] | None = None,
+    ) -> None:
         self.seed = seed
-        self.articles = build_articles(seed)
+        self.robots_override = dict(robots_override or {})
+        self.articles = build_articles(seed, articles_per_outlet)
         self._newest = {
             outlet: sorted(
                 (a for a in self.articles if a.outlet == outlet), key=lambda a: a.published, reverse=True
@@ -105,7 +145,8 @@ class SimSite:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         newest = self._newest[outlet]
         if parts.path == "/robots.txt":
-            return _Doc(200, TEXT, feeds.robots(outlet), last_modified=datetime(2025, 1, 1, tzinfo=UTC))
+            text = self.robots_override.get(outlet, feeds.robots(outlet))
+            return _Doc(200, TEXT, text, last_modified=datetime(2025, 1, 1, tzinfo=UTC))
         if parts.path == "/sitemap.xml":
             return self._sitemap_index(outlet)
         handler: Callable[[str, dict[str, str]], _Doc | None] = (
@@ -143,6 +184,10 @@ class SimSite:
             return self._child_sitemap("asahi", path.removeprefix("/sitemap/sitemap-").removesuffix(".xml"))
         if path == "/news/history.html":
             return self._listing("asahi", query.get("page", "1"))
+        if path == search.ASAHI_SEARCH_PATH:
+            # Served by the asahi server whatever the Host: the crawler maps sitesearch.asahi.com here.
+            results = search.find(newest, query.get("Keywords", ""))
+            return _Doc(200, HTML, search.asahi_results_page(results, query.get("Keywords", ""), query))
         for prefix in ("/articles/", "/sp/articles/"):
             if path.startswith(prefix) and path.endswith(".html"):
                 a = self._by_id.get(("asahi", path.removeprefix(prefix).removesuffix(".html")))
@@ -227,6 +272,12 @@ class SimSite:
                 ("Content-Length", str(len(body))),
             ]
             return Response(405, headers, body)
+        if outlet == "jiji" and path_qs.startswith("/sim/"):
+            case = self._transport_case(path_qs, base, accept_encoding)
+            if case is not None:
+                if method == "HEAD":
+                    case.body, case.sent_bytes = b"", None
+                return case
         doc = self._render(outlet, path_qs)
         raw = doc.text.encode(doc.charset)
         gzipped = doc.content_type.startswith(_COMPRESSIBLE) and accepts_gzip(accept_encoding)
@@ -258,6 +309,65 @@ class SimSite:
 
     def origin(self, outlet: str) -> str:
         return ORIGINS[outlet]
+
+    # ------------------------------------------------------------------ transport test cases
+    def _transport_case(
+        self, path_qs: str, base: list[tuple[str, str]], accept_encoding: str
+    ) -> Response | None:
+        """`/sim/...` pages that exercise a crawler's transport handling (not part of the outlet's site)."""
+        parts = urlsplit(path_qs)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == SIM_BROTLI:
+            raw = _filler_page("brotli", 4_000).encode("utf-8")
+            headers = [*base, ("Content-Type", HTML), ("Vary", "Accept-Encoding")]
+            if accepts_coding(accept_encoding, ("br",)):
+                # quality and window fixed so that the bytes do not depend on the library's defaults
+                body = brotli.compress(raw, quality=5, lgwin=22)
+                headers.append(("Content-Encoding", "br"))
+            elif accepts_gzip(accept_encoding):
+                body = gzip.compress(raw, compresslevel=6, mtime=0)
+                headers.append(("Content-Encoding", "gzip"))
+            else:
+                body = raw
+            return Response(200, [*headers, ("Content-Length", str(len(body)))], body)
+        if parts.path == SIM_OVERSIZE:
+            size = _size_arg(query.get("bytes"), OVERSIZE_DEFAULT)
+            if size is None:
+                return self._bad_request(base)
+            # identity on purpose: compression would shrink the body below the size under test
+            body = _filler_page("oversize", size).encode("ascii")
+            return Response(200, [*base, ("Content-Type", HTML), ("Content-Length", str(len(body)))], body)
+        if parts.path == SIM_DROPPED:
+            size = _size_arg(query.get("bytes"), DROPPED_DEFAULT[0])
+            sent = _size_arg(query.get("sent"), DROPPED_DEFAULT[1])
+            if size is None or sent is None or sent >= size:
+                return self._bad_request(base)
+            body = _filler_page("dropped", size).encode("ascii")
+            headers = [*base, ("Content-Type", HTML), ("Content-Length", str(size))]
+            return Response(200, headers, body, sent_bytes=sent)
+        return None
+
+    @staticmethod
+    def _bad_request(base: list[tuple[str, str]]) -> Response:
+        body = b"Bad Request\n"
+        return Response(400, [*base, ("Content-Type", TEXT), ("Content-Length", str(len(body)))], body)
+
+
+def _size_arg(value: str | None, default: int) -> int | None:
+    if value is None:
+        return default
+    if not value.isdigit() or not 64 <= int(value) <= MAX_SIM_BYTES:
+        return None
+    return int(value)
+
+
+def _filler_page(name: str, size: int) -> str:
+    """An ASCII HTML page of exactly `size` characters (`size` >= 64), deterministic, not one repeated byte."""
+    head = f"<!DOCTYPE html><html><head><title>{name}</title></head><body><p>"
+    tail = "</p></body></html>\n"
+    room = size - len(head) - len(tail)
+    blocks = [hashlib.sha256(f"{name}:{n}".encode()).hexdigest() + "\n" for n in range(room // 65 + 1)]
+    return head + "".join(blocks)[:room] + tail
 
 
 def _not_modified(doc: _Doc, etag: str, if_none_match: str, if_modified_since: str) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.simulator.responses import Response, SimSite
-from crawler.simulator.site import OUTLETS, SimArticle
+from crawler.simulator.site import ARTICLES_PER_OUTLET, OUTLETS, SimArticle
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -65,6 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(head.encode("latin-1"))
         if self.command == "HEAD" or response.status == 304:
             return
+        if response.sent_bytes is not None:
+            # a connection dropped mid-body: fewer bytes than Content-Length announced, then close
+            self.wfile.write(response.wire_body)
+            self.wfile.flush()
+            self.close_connection = True
+            return
         if not response.chunked:
             self.wfile.write(response.body)
             return
@@ -100,7 +106,12 @@ class Simulator:
         host: str = "127.0.0.1",
         ports: Mapping[str, int] | None = None,
         log_path: Path | None = None,
+        articles_per_outlet: int = ARTICLES_PER_OUTLET,
+        robots_override: Mapping[str, str] | None = None,
     ) -> None:
+        """`articles_per_outlet`: more than the default 60 makes a bigger site (benchmarks); the
+        default site is the one tests and the demo know, byte for byte. `robots_override`
+        ({outlet: text}) serves another robots.txt for that outlet, for tests of robots rules."""
         unknown = set(ports or {}) - set(OUTLETS)
         if unknown:
             raise ValueError(f"unknown outlet(s) in ports: {', '.join(sorted(unknown))}")
@@ -108,7 +119,7 @@ class Simulator:
         self.host = host
         self.ports = dict(ports or {})
         self.log_path = log_path
-        self.site = SimSite(seed)
+        self.site = SimSite(seed, articles_per_outlet, robots_override)
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._servers: dict[str, _OutletServer] = {}
@@ -177,9 +188,11 @@ class Simulator:
     def served_bytes(
         self, outlet: str, path_qs: str, accept_encoding: str = "gzip"
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        """Status, headers in order and body (before chunk framing) of a GET on a keep-alive connection."""
+        """Status, headers in order and body (before chunk framing) of a GET on a keep-alive connection.
+
+        The body is what is actually sent: for `/sim/dropped.html`, shorter than its Content-Length."""
         response = self.site.respond(outlet, "GET", path_qs, accept_encoding=accept_encoding)
-        return response.status, list(response.headers), response.body
+        return response.status, list(response.headers), response.wire_body
 
     # ------------------------------------------------------------------ request log
     def _log(self, outlet: str, method: str, host: str, path: str, status: int) -> None:

@@ -26,6 +26,7 @@ SIM_NOW = datetime(2025, 3, 22, 0, 0, tzinfo=JST)
 ORIGINS = {"jiji": "https://www.jiji.com", "asahi": "https://www.asahi.com"}
 IN_WINDOW = 48
 OLDER = 12
+ARTICLES_PER_OUTLET = IN_WINDOW + OLDER
 JIJI_FLASH_INDEX = 30  # an on-topic, in-window jiji story published as a one-paragraph flash
 MISSING_JIJI_K = "2025031099999"  # linked from the jiji listing, never served (404)
 
@@ -78,14 +79,14 @@ class SimArticle:
         return self.path.split("g=")[1] if self.outlet == "jiji" else ""
 
 
-def _publication_times(rng: random.Random) -> list[datetime]:
+def _publication_times(rng: random.Random, in_window: int = IN_WINDOW, older: int = OLDER) -> list[datetime]:
     """48 times spread over 2025-03-01..21 and 12 over 2025-02-01..27, ascending, all distinct."""
     times: set[datetime] = set()
-    for i in range(IN_WINDOW):
-        day = datetime(2025, 3, 1, tzinfo=JST) + timedelta(days=i * 21 // IN_WINDOW)
+    for i in range(in_window):
+        day = datetime(2025, 3, 1, tzinfo=JST) + timedelta(days=i * 21 // in_window)
         times.add(_distinct(times, day + timedelta(minutes=rng.randint(6 * 60, 23 * 60 + 30))))
-    for i in range(OLDER):
-        day = datetime(2025, 2, 1, tzinfo=JST) + timedelta(days=i * 26 // (OLDER - 1))
+    for i in range(older):
+        day = datetime(2025, 2, 1, tzinfo=JST) + timedelta(days=i * 26 // (older - 1))
         times.add(_distinct(times, day + timedelta(minutes=rng.randint(6 * 60, 23 * 60 + 30))))
     return sorted(times)
 
@@ -138,14 +139,24 @@ def _story(
     return desk, title, body
 
 
-def build_articles(seed: int) -> list[SimArticle]:
-    """All simulated articles, outlet by outlet, each outlet in publication order."""
+def build_articles(seed: int, articles_per_outlet: int = ARTICLES_PER_OUTLET) -> list[SimArticle]:
+    """All simulated articles, outlet by outlet, each outlet in publication order.
+
+    `articles_per_outlet` other than the default (60) gives a bigger site for benchmarks, split 4:1
+    between the demo window and the month before; the default site is unchanged byte for byte.
+    """
+    if articles_per_outlet < ARTICLES_PER_OUTLET:
+        raise ValueError(
+            f"articles_per_outlet must be at least {ARTICLES_PER_OUTLET}, not {articles_per_outlet}"
+        )
+    in_window = articles_per_outlet * IN_WINDOW // ARTICLES_PER_OUTLET
+    older = articles_per_outlet - in_window
     rng = random.Random(seed)
     since, until = datetime.fromisoformat(DEMO_SINCE), datetime.fromisoformat(DEMO_UNTIL)
     articles: list[SimArticle] = []
     used_titles: set[str] = set()
     for outlet in OUTLETS:
-        times = _publication_times(rng)
+        times = _publication_times(rng, in_window, older)
         serials: dict[str, list[int]] = {}
         for t in times:
             serials.setdefault(t.strftime("%Y%m%d"), []).append(0)
