@@ -9,6 +9,7 @@ from typing import IO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader, ChunkedDataReader
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 
 
@@ -21,6 +22,8 @@ class ReadRecord:
     date: str
     http_status: int | None
     http_headers: list[tuple[str, str]] = field(default_factory=list)
+    warc_headers: list[tuple[str, str]] = field(default_factory=list)
+    http_status_line: str = ""  # "HTTP/1.1 200 OK" / "GET /path HTTP/1.1"; "" without HTTP headers
     raw_payload: bytes = b""  # as stored: still gzip/br when the response said Content-Encoding
     payload: bytes = b""  # Content-Encoding (and chunking, if a foreign WARC kept it) undone
 
@@ -48,7 +51,15 @@ def decode_payload(raw: bytes, http_headers: StatusAndHeaders | None) -> bytes:
 
 
 def read_record_from(stream: IO[bytes]) -> ReadRecord:
-    """Parse the first record of a stream that starts at a record boundary."""
+    """Parse the first record of a stream that starts at a record boundary (ValueError otherwise)."""
+    try:
+        return _first_record(stream)
+    except ArchiveLoadFailed:
+        # warcio's message quotes the undecodable bytes it found: useless in a one-line error.
+        raise ValueError("not the start of a WARC record") from None
+
+
+def _first_record(stream: IO[bytes]) -> ReadRecord:
     for record in ArchiveIterator(stream):
         rec = record.rec_headers
         http = record.http_headers
@@ -65,10 +76,30 @@ def read_record_from(stream: IO[bytes]) -> ReadRecord:
             date=rec.get_header("WARC-Date") or "",
             http_status=status,
             http_headers=list(http.headers) if http is not None else [],
+            warc_headers=list(rec.headers),
+            http_status_line=_status_line(http),
             raw_payload=raw,
             payload=decode_payload(raw, http),
         )
     raise ValueError("no WARC record at this position")
+
+
+def _status_line(http: StatusAndHeaders | None) -> str:
+    if http is None:
+        return ""
+    if http.protocol and not http.statusline.startswith(http.protocol):
+        # A response's protocol is kept apart from "200 OK"; a request's line already holds it.
+        return f"{http.protocol} {http.statusline}"
+    return str(http.statusline)
+
+
+def format_record(record: ReadRecord) -> str:
+    """The record's WARC headers, then its HTTP status line and headers when it has them, as text."""
+    lines = ["WARC/1.1", *(f"{name}: {value}" for name, value in record.warc_headers), ""]
+    if record.http_status_line:
+        lines += [record.http_status_line, *(f"{name}: {value}" for name, value in record.http_headers), ""]
+    lines.append(f"({len(record.raw_payload)} payload bytes as stored, {len(record.payload)} decoded)")
+    return "\n".join(lines) + "\n"
 
 
 def read_record(path: Path, offset: int, length: int | None = None) -> ReadRecord:

@@ -94,6 +94,12 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
         help="fetch at most the N newest articles per outlet",
     )
     p.add_argument(
+        "--refetch",
+        action="store_true",
+        help="fetch article pages again even if the archive already holds them "
+        "(default: skip them; feeds, sitemaps and listings are always fetched)",
+    )
+    p.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="progress and log format on stderr"
     )
     p.add_argument(
@@ -208,6 +214,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("root", metavar="ROOT", help="archive root folder")
     verify.add_argument("--log-format", choices=["text", "json"], default="text")
+
+    get_record = sub.add_parser(
+        "get-record",
+        help="read one WARC record back by its offset (as an article's warc pointer gives it)",
+        description=(
+            "Read the record whose gzip member starts at OFFSET in a WARC file of the archive, without any\n"
+            "index, and print its WARC and HTTP headers; with --payload write its payload to stdout instead.\n"
+            "An article row's `warc` object gives path, offset and length."
+        ),
+        epilog=(
+            "examples:\n"
+            "  newsarchive get-record ./archive --file warc/2026/11/28/X.warc.gz --offset 714525 --length 14512\n"
+            "  newsarchive get-record ./archive --file X.warc.gz --offset 714525 --payload > page.html.gz"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    get_record.add_argument("root", metavar="ROOT", help="archive root folder or s3://bucket/prefix")
+    get_record.add_argument(
+        "--file",
+        required=True,
+        metavar="WARC",
+        help="the WARC file: its path inside the root (the pointer's `path`) or, locally, its file name",
+    )
+    get_record.add_argument(
+        "--offset", required=True, type=int, metavar="N", help="byte offset of the record"
+    )
+    get_record.add_argument(
+        "--length", type=_positive_int, metavar="L", help="byte length of the record (required for s3://)"
+    )
+    get_record.add_argument(
+        "--payload",
+        action="store_true",
+        help="write the payload to stdout exactly as stored (still gzip/br when Content-Encoding says so)",
+    )
+
+    reindex = sub.add_parser(
+        "reindex",
+        help="rebuild the catalog of what an archive holds (used to skip pages already archived)",
+        description=(
+            "Rebuild ROOT/.catalog.sqlite from the archive's CDXJ indexes, article files and run manifests.\n"
+            "The catalog is only an index (crawls refresh it themselves): rebuild it after copying, pruning\n"
+            "or restoring archive files by hand."
+        ),
+    )
+    reindex.add_argument("root", metavar="ROOT", help="archive root folder")
 
     parse = sub.add_parser(
         "parse",
@@ -391,7 +442,7 @@ def cmd_outlets(args: argparse.Namespace) -> int:
         row = outlet_summary(name, outlets)
         status = "" if row["status"] == "enabled" else f"  DISABLED: {row['reason']}"
         print(f"{name}  {row['display_name']}  {row['origin']}  [{row['kind']}, {row['language']}]{status}")
-        for kind in ("feeds", "sitemaps", "listings"):
+        for kind in ("feeds", "sitemaps", "listings", "search"):
             for url in row[kind]:  # type: ignore[attr-defined]
                 print(f"  {kind:<9} {url}")
     return EXIT_OK
@@ -485,6 +536,72 @@ def cmd_verify(args: argparse.Namespace) -> int:
         counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
         print(f"{'OK' if report.ok else 'FAILED'}: {counts}; {len(report.problems)} problem(s)")
     return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+
+def cmd_get_record(args: argparse.Namespace) -> int:
+    from io import BytesIO
+
+    from archive.readback import format_record, read_record, read_record_from
+
+    if args.offset < 0:
+        raise UsageError(f"--offset {args.offset}: must be 0 or more")
+    try:
+        if str(args.root).startswith("s3://"):
+            from archive.storage import StoreError, open_store
+
+            if args.length is None:
+                raise UsageError("--length is required for an s3:// archive (the pointer's length)")
+            try:
+                data = open_store(args.root).read_range(args.file, args.offset, args.length)
+            except (StoreError, ValueError) as exc:
+                raise UsageError(f"{args.root} {args.file}: {exc}") from None
+            record = read_record_from(BytesIO(data))
+        else:
+            record = read_record(_warc_file(Path(args.root), args.file), args.offset, args.length)
+    except (ValueError, OSError, EOFError) as exc:
+        raise UsageError(
+            f"--file {args.file} --offset {args.offset}: no readable record there ({exc})"
+        ) from None
+    if args.payload:
+        sys.stdout.buffer.write(record.raw_payload)
+        sys.stdout.flush()
+    else:
+        sys.stdout.write(format_record(record))
+    return EXIT_OK
+
+
+def _warc_file(root: Path, name: str) -> Path:
+    from archive.paths import WARC_DIR, resolve_inside
+
+    if not root.is_dir():
+        raise UsageError(f"{root}: not an archive folder")
+    try:
+        path = resolve_inside(root, name)
+    except ValueError as exc:
+        raise UsageError(f"--file {name}: {exc}") from None
+    if path.is_file():
+        return path
+    if "/" not in name:
+        found = sorted((root / WARC_DIR).rglob(name))
+        if found:
+            return found[0]
+    raise UsageError(f"--file {name}: no such WARC file in {root}")
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from archive.catalog import CATALOG_NAME, Catalog
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: not an archive folder")
+    with Catalog.open(root) as catalog:
+        files = catalog.rebuild()
+        counts = catalog.counts()
+    print(
+        f"Rebuilt {root / CATALOG_NAME} from {files} file(s): {counts['warc_files']} WARC files, "
+        f"{counts['captures']} records, {counts['articles']} article rows"
+    )
+    return EXIT_OK
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -636,6 +753,7 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
         spiders={name: registry[name] for name in outlets},
         store=store,
         delete_local=args.delete_local,
+        refetch=args.refetch,
     )
     try:
         result = run_crawl(plan)
@@ -677,6 +795,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_crawl(args, demo=args.command == "demo")
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "get-record":
+            return cmd_get_record(args)
+        if args.command == "reindex":
+            return cmd_reindex(args)
         if args.command == "parse":
             return cmd_parse(args)
         if args.command == "reextract":

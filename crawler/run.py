@@ -56,6 +56,7 @@ class CrawlPlan:
     # published from, in order, manifest last.
     store: Store | None = None
     delete_local: bool = False
+    refetch: bool = False  # fetch article pages the archive already holds (INCREMENTAL off)
     spiders: dict[str, type[Spider]] = field(default_factory=dict)  # outlet -> spider class (registry)
 
     def public_config(self) -> dict[str, Any]:
@@ -70,6 +71,7 @@ class CrawlPlan:
             "base_urls": self.base_urls,
             "user_agent": self.user_agent,
             "archive": self.store.url if self.store is not None else str(self.root),
+            "refetch": self.refetch,
         }
 
 
@@ -122,6 +124,8 @@ def build_settings(plan: CrawlPlan, run_id: str) -> Settings:
         "OUTLET_BASE_URLS": plan.base_urls,
         "TOPICS": [t.source if not t.source.startswith("builtin:") else t.name for t in plan.topics],
         "TOPIC_ARCHIVE_ALL": plan.archive_all,
+        "INCREMENTAL": not plan.refetch,
+        "ARCHIVE_STORE": plan.store.url if plan.store is not None else "",
         "LOG_LEVEL": plan.log_level,
         # The CLI configures logging itself (text or JSON lines on stderr).
         "LOG_ENABLED": False,

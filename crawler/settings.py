@@ -47,6 +47,10 @@ TELNETCONSOLE_ENABLED = False
 DOWNLOADER_MIDDLEWARES = {
     # Maps an outlet's real origin onto OUTLET_BASE_URLS[outlet] (mirrors, staging copies, the simulator).
     "crawler.middlewares.BaseUrlOverrideMiddleware": 50,
+    # Scrapy 2.19's own robots middleware lets requests that waited for robots.txt through unchecked
+    # (scrapy#6802); ours gives every waiting request the parsed rules (see crawler/middlewares.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtMiddleware": 100,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): process_response runs in reverse
     # priority order, so this sees every response as received (still compressed, before redirects).
     "pipelines.warc.WarcCaptureMiddleware": 950,
@@ -54,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
 EXTENSIONS = {
     # CookiesMiddleware uses tldextract, which downloads the Public Suffix List on first use.
     "crawler.offline.OfflinePublicSuffixList": 0,
+    # Repairs what a crashed run left, then drops article requests the archive already holds (INCREMENTAL).
+    "pipelines.incremental.IncrementalSkip": 100,
 }
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
@@ -66,6 +72,8 @@ ITEM_PIPELINES = {
 ARCHIVE_ROOT = "archive"
 NEWSARCHIVE_RUN_ID = ""  # set per run by the CLI; components make one when it is empty
 OUTLET_BASE_URLS: dict[str, str] = {}
+INCREMENTAL = True  # skip article pages the archive root already holds (catalog); --refetch turns it off
+ARCHIVE_STORE = ""  # s3://... when ARCHIVE_ROOT is its local spool: the catalog also reads the store
 WARC_PREFIX = "newsarchive"
 WARC_MAX_SIZE = 1_000_000_000
 WARC_MAX_AGE = 24 * 3600
@@ -86,6 +94,8 @@ EXTRACT_MIN_SIZE = 50  # characters; trafilatura's default (250) drops short Jij
 EXTRACT_TIMEOUT = 20.0
 TOPICS = ["russia-dprk"]
 TOPIC_ARCHIVE_ALL = False
+DISCOVERY_SEARCH_ENABLED = True  # query the outlet's site search for each topic's terms (where robots allow)
+DISCOVERY_SEARCH_MAX_PAGES = 10  # result pages per query at most
 STORY_CLUSTER_SEED = True  # load earlier runs' articles of nearby days so wire copies join old clusters
 STORY_CLUSTER_SEED_DAYS = 3
 

@@ -1,0 +1,63 @@
+"""A repeat crawl of the same window fetches no article page the archive already holds (real CLI,
+simulator, request log), still fetches every discovery page, counts the skips; --refetch turns it off."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.simulator import Simulator
+
+pytestmark = pytest.mark.e2e
+
+ARTICLE = re.compile(r"^(/jc/article|/articles/)")
+
+
+def crawl(
+    sim: Simulator, root: Path, env: dict[str, str], *extra: str
+) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
+    before = len(sim.requests)
+    args = ["crawl", "asahi", "--base-url", f"asahi={sim.base_urls['asahi']}"]
+    args += ["--since", "2025-03-01", "--until", "2025-03-21", "--archive", str(root), *extra]
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args], env=env, capture_output=True, text=True, timeout=400
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc, [r for r in sim.requests[before:] if r["outlet"] == "asahi"]
+
+
+def test_repeat_crawl_skips_archived_articles(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    root = tmp_path / "archive"
+    with Simulator() as sim:
+        in_window = {a.path for a in sim.articles if a.outlet == "asahi" and a.in_window}
+        # Topic-filtered: most articles are judged off-topic and have no row, yet are archived pages.
+        _, first = crawl(sim, root, subprocess_env)
+        fetched = {r["path"] for r in first if ARTICLE.match(r["path"]) and r["status"] == 200}
+        assert fetched == in_window
+
+        proc, second = crawl(sim, root, subprocess_env, "--log-level", "INFO")
+        assert [r["path"] for r in second if ARTICLE.match(r["path"])] == []
+        # Discovery is fetched as before: robots.txt, feeds, sitemaps, listings.
+        discovery = sorted(r["path"] for r in first if not ARTICLE.match(r["path"]))
+        assert sorted(r["path"] for r in second if not ARTICLE.match(r["path"])) == discovery
+        assert "/robots.txt" in discovery and len(discovery) >= 5
+        # Scrapy's stats dump (INFO) shows the skips, and no error came with them.
+        assert f"'newsarchive/pruned/already_archived': {len(in_window)}" in proc.stderr
+        assert "IgnoreRequest" not in proc.stderr
+
+        # --refetch: archived or not, the newest articles are fetched again.
+        _, third = crawl(sim, root, subprocess_env, "--refetch", "--max-articles", "2")
+        assert len([r for r in third if ARTICLE.match(r["path"])]) == 2
+
+    verify = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "verify", str(root)],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert verify.returncode == 0, verify.stdout[-3000:]
