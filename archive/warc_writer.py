@@ -12,6 +12,7 @@ import http
 import itertools
 import os
 import re
+import struct
 import threading
 import time
 import zlib
@@ -145,19 +146,57 @@ def _warc_headers(rec_type: str, uri: str, warc_date: str, ip_address: str | Non
     return headers
 
 
-class _GzipMember:
-    """One gzip member per record at a chosen level (warcio's own wrapper is fixed at level 9)."""
+# A gzip member header as zlib writes it (no name, mtime 0, OS unix); written by hand because a member
+# here is built from two raw deflate streams (see _GzipMember).
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+# Content-Encodings whose bytes deflate cannot shrink: compressing them again only costs CPU.
+_COMPRESSED_ENCODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
 
-    def __init__(self, out: IO[bytes], level: int) -> None:
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+
+class _GzipMember:
+    """One gzip member per record at a chosen level (warcio's own wrapper is fixed at level 9).
+
+    With `payload_level` set, the first `head_writes` writes (WARC and HTTP headers) are deflated at
+    `level` and what follows (the payload) at `payload_level`: a Z_SYNC_FLUSH ends the first raw deflate
+    stream on a byte boundary without a final block, so the second stream's blocks simply continue it
+    (one valid member, as pigz builds them). Used to store already-compressed bodies (gzip, br) with
+    level 0: the file is no bigger and the CPU cost of deflating them again (most of capture's CPU on
+    compressed responses) disappears.
+    """
+
+    def __init__(
+        self, out: IO[bytes], level: int, payload_level: int | None = None, head_writes: int = 0
+    ) -> None:
+        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
         self._out = out
+        self._crc = 0
+        self._size = 0
+        self._writes = 0
+        self._switch_at = head_writes if payload_level is not None and payload_level != level else -1
+        self._payload_level = payload_level
+        out.write(_GZIP_HEADER)
 
     def write(self, data: bytes) -> None:
+        if self._writes == self._switch_at:
+            assert self._payload_level is not None
+            self._out.write(self._compressor.flush(zlib.Z_SYNC_FLUSH))
+            self._compressor = zlib.compressobj(self._payload_level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._writes += 1
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
         self._out.write(self._compressor.compress(data))
 
     def flush(self) -> None:
         self._out.write(self._compressor.flush())
+        self._out.write(struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
         self._out.flush()
+
+
+def _encoded_payload(record: ArcWarcRecord) -> bool:
+    if record.rec_type != "response" or record.http_headers is None:
+        return False
+    encoding = (record.http_headers.get_header("Content-Encoding") or "").strip().lower()
+    return encoding in _COMPRESSED_ENCODINGS
 
 
 class _LeveledWarcWriter(WARCWriter):  # type: ignore[misc]
@@ -166,7 +205,12 @@ class _LeveledWarcWriter(WARCWriter):  # type: ignore[misc]
         self._level = level
 
     def write_record(self, record: ArcWarcRecord, params: Any = None) -> None:
-        self._write_warc_record(_GzipMember(self.out, self._level), record)
+        if _encoded_payload(record):
+            # warcio writes the WARC headers, then the HTTP headers, then the payload chunks.
+            member = _GzipMember(self.out, self._level, payload_level=0, head_writes=2)
+        else:
+            member = _GzipMember(self.out, self._level)
+        self._write_warc_record(member, record)
 
 
 class WarcWriter:
@@ -218,6 +262,7 @@ class WarcWriter:
         self._writer: _LeveledWarcWriter | None = None
         self._open_path: Path | None = None
         self._final_path: Path | None = None
+        self._final_rel = ""
         self._opened_at = 0.0
         self._exchanges_in_file = 0
 
@@ -263,7 +308,7 @@ class WarcWriter:
             assert self._final_path is not None
             location = RecordLocation(
                 filename=self._final_path.name,
-                path=relpath(self.root, self._final_path),
+                path=self._final_rel,
                 offset=offset,
                 length=length,
                 record_id=main.rec_headers.get_header("WARC-Record-ID"),
@@ -312,7 +357,7 @@ class WarcWriter:
             ((offset, length),) = self._append([record])
             return RecordLocation(
                 filename=self._final_path.name,
-                path=relpath(self.root, self._final_path),
+                path=self._final_rel,
                 offset=offset,
                 length=length,
                 record_id=record.rec_headers.get_header("WARC-Record-ID"),
@@ -425,6 +470,7 @@ class WarcWriter:
         writer.write_record(writer.create_warcinfo_record(final_path.name, self.warcinfo_fields()))
         self._fh, self._writer = fh, writer
         self._open_path, self._final_path = open_path, final_path
+        self._final_rel = relpath(self.root, final_path)  # once per file, not per record
         self._opened_at = self._clock()
         self._exchanges_in_file = 0
         self.bytes_written += fh.tell()
