@@ -15,7 +15,7 @@ NEWSPIDER_MODULE = "spiders"
 
 # --- Identity -------------------------------------------------------------------------------------------
 # An honest User-Agent: who we are and how to reach the operator. NEWSARCHIVE_CONTACT fills the contact
-# part; the CLI rebuilds USER_AGENT from it (see crawler.cli.user_agent).
+# part; the CLI rebuilds USER_AGENT from it (see crawler.cli_crawl.user_agent).
 NEWSARCHIVE_CONTACT = ""
 USER_AGENT = f"newsarchive/{__version__} (research news archiver; respects robots.txt)"
 

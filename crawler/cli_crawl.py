@@ -1,0 +1,161 @@
+"""`newsarchive crawl` and `demo`: from command-line arguments to a CrawlPlan, then the run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from crawler import __version__
+from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
+from crawler.config import parse_base_url, resolve_topic
+
+
+def parse_when(text: str, *, field: str, end_of_day: bool) -> datetime:
+    """ISO 8601 date or date-time; JST when no offset. A bare date means the start (or end) of that day."""
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).replace(tzinfo=JST)
+            return day + timedelta(days=1, microseconds=-1) if end_of_day else day
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{field} '{text}': not an ISO 8601 date such as 2025-03-01 or 2025-03-01T09:00"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=JST)
+
+
+def default_spool(url: str) -> Path:
+    """Where runs for an s3:// archive are written before upload; persistent, so a failed upload is
+    retried by the next run."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in url.removeprefix("s3://").strip("/"))
+    return cache / "newsarchive" / "spool" / name
+
+
+def user_agent(contact: str) -> str:
+    base = f"newsarchive/{__version__} (research news archiver; respects robots.txt"
+    return f"{base}; contact: {contact})" if contact else f"{base})"
+
+
+def load_outlets_from_args(args: argparse.Namespace) -> dict[str, type]:
+    from spiders.registry import load_outlets
+
+    folder = Path(args.outlets_dir) if getattr(args, "outlets_dir", None) else None
+    return load_outlets(extra_files=[Path(f) for f in getattr(args, "outlet_file", [])], folder=folder)
+
+
+def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
+    from crawler.run import CrawlPlan, run_crawl
+
+    topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
+    store = None
+    if str(args.archive).startswith("s3://"):
+        from archive.storage import StoreError, open_store
+
+        try:
+            store = open_store(args.archive)
+        except (StoreError, ValueError) as exc:
+            raise UsageError(f"--archive {args.archive}: {exc}") from None
+        root = Path(args.spool) if args.spool else default_spool(args.archive)
+    else:
+        root = Path(args.archive)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        flag = "--spool" if store is not None else "--archive"
+        raise UsageError(f"{flag} {root}: not writable ({exc.strerror})") from None
+
+    registry = load_outlets_from_args(args)
+    if demo:
+        from crawler.simulator import DEMO_SINCE, DEMO_UNTIL, Simulator
+
+        simulator = Simulator()
+        simulator.start()
+        base_urls = dict(simulator.base_urls)
+        outlets = list(simulator.base_urls)
+        since = datetime.fromisoformat(DEMO_SINCE)
+        until = datetime.fromisoformat(DEMO_UNTIL)
+        contact = "demo@localhost"
+        print(f"Simulator running: {', '.join(f'{k} at {v}' for k, v in base_urls.items())}", file=sys.stderr)
+    else:
+        from spiders.registry import default_outlets, exclusion_reason
+
+        simulator = None
+        unknown = [o for o in args.outlets if o not in registry]
+        if unknown:
+            raise UsageError(f"unknown outlet '{unknown[0]}' (known: {', '.join(registry)})")
+        for name in args.outlets:
+            reason = exclusion_reason(name, registry)
+            if reason and not args.include_disabled:
+                raise UsageError(
+                    f"outlet '{name}' is disabled: {reason} (add --include-disabled to crawl it anyway)"
+                )
+        outlets = list(args.outlets) or default_outlets(registry)
+        base_urls = {}
+        for spec in args.base_url:
+            name, origin = parse_base_url(spec)
+            if name not in registry:
+                raise UsageError(
+                    f"--base-url '{spec}': unknown outlet '{name}' (known: {', '.join(registry)})"
+                )
+            base_urls[name] = origin
+        now = datetime.now(JST)
+        since = (
+            parse_when(args.since, field="--since", end_of_day=False)
+            if args.since
+            else now - timedelta(days=2)
+        )
+        until = parse_when(args.until, field="--until", end_of_day=True) if args.until else now
+        if since > until:
+            raise UsageError(f"--since {since.isoformat()} is after --until {until.isoformat()}")
+        contact = args.contact
+
+    plan = CrawlPlan(
+        root=root.resolve(),
+        outlets=outlets,
+        topics=topics,
+        archive_all=args.archive_all,
+        since=since,
+        until=until,
+        max_articles=args.max_articles,
+        base_urls=base_urls,
+        user_agent=user_agent(contact),
+        contact=contact,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        local_only=demo,
+        spiders={name: registry[name] for name in outlets},
+        store=store,
+        delete_local=args.delete_local,
+        refetch=args.refetch,
+    )
+    try:
+        result = run_crawl(plan)
+    finally:
+        if simulator is not None:
+            simulator.stop()
+
+    if args.log_format == "json":
+        print(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        print(result.summary)
+    if demo and result.ok:
+        from archive.verify import verify_archive
+
+        report = verify_archive(root)
+        if args.log_format == "text":
+            status = "OK" if report.ok else "FAILED"
+            print(f"\nVerify: {status} ({', '.join(f'{v} {k}' for k, v in report.counts.items())})")
+            for problem in report.problems:
+                print(f"PROBLEM {problem}")
+            print(f"Check it yourself: newsarchive verify {args.archive}")
+        if not report.ok:
+            return EXIT_PROBLEMS
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
