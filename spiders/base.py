@@ -291,8 +291,17 @@ class NewsSpider(scrapy.Spider):
             moments.append(moment)
             self.add_candidate(item.url, kind, source_url, Entry(item.url, item.title, moment))
         self._inc(f"discovery/{kind}_pages")
-        all_old = bool(moments) and all(m is not None and self.since and m < self.since for m in moments)
-        if not page.entries or all_old:
+        if kind == "listing":
+            # Listings run newest first: once a page's last dated entry is older than --since, every later
+            # page is older still, so fetching one more page only to see it is wasted.
+            last = next((m for m in reversed(moments) if m is not None), None)
+            past_window = last is not None and self.since is not None and last < self.since
+        else:
+            # Search results' order is not confirmed to be by date: stop only on a page that is all old.
+            past_window = bool(moments) and all(
+                m is not None and self.since and m < self.since for m in moments
+            )
+        if not page.entries or past_window:
             self._inc(f"discovery/{kind}_stopped")
             return
         extra: dict[str, Any] = {}

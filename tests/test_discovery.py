@@ -208,14 +208,29 @@ def test_listing_pagination_continues_while_entries_are_recent():
     page = jiji_listing(
         [
             ("/jc/article?k=2025032101243&g=int", "a", "03/21 18:58"),
-            ("/jc/article?k=2025022800001&g=int", "b", "02/28 10:00"),
+            ("/jc/article?k=2025030200001&g=int", "b", "03/02 10:00"),
         ],
         "/jc/list?g=flash&p=2",
     )
     (follow,) = list(spider.parse_listing(respond("http://127.0.0.1:8001/jc/list?g=flash", page)))
     # The pager link is built on the real origin; the middleware maps it when it is fetched.
     assert follow.url == "https://www.jiji.com/jc/list?g=flash&p=2"
-    assert follow.meta["listing_reference"].isoformat() == "2025-02-28T10:00:00+09:00"
+    assert follow.meta["listing_reference"].isoformat() == "2025-03-02T10:00:00+09:00"
+
+
+def test_listing_pagination_stops_once_the_last_entry_is_older_than_since():
+    # Listings run newest first: a page ending before --since means every later page is older still.
+    spider, stats = make_spider(JijiSpider, since="2025-03-01", until="2025-03-21")
+    page = jiji_listing(
+        [
+            ("/jc/article?k=2025032101243&g=int", "a", "03/21 18:58"),
+            ("/jc/article?k=2025022800001&g=int", "b", "02/28 10:00"),
+        ],
+        "/jc/list?g=flash&p=2",
+    )
+    assert list(spider.parse_listing(respond("http://127.0.0.1:8001/jc/list?g=flash", page))) == []
+    assert stats.get_value("newsarchive/discovery/listing_stopped") == 1
+    assert stats.get_value("newsarchive/candidates/listing") == 2  # the page's own entries still count
 
 
 def test_listing_pagination_stops_when_a_page_is_all_older_than_since():
