@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -57,6 +58,7 @@ class Page:
     url: str
     page: Any  # crawler.items.FetchedPage with its page object
     golden: dict[str, Any]
+    real: bool = True  # a saved page of the outlet's site (False: synthetic, built from OUTLETS.md)
 
 
 def load_corpus() -> list[Page]:
@@ -65,13 +67,12 @@ def load_corpus() -> list[Page]:
     from spiders.fixtures import fixture_paths, read_fixture
 
     pointer = WarcPointer("bench.warc.gz", "bench.warc.gz", 0, 0, "", "", "", "")
-    items: list[tuple[str, str, bytes, dict[str, list[str]], Path]] = []
+    items: list[tuple[str, str, bytes, dict[str, list[str]], Path, bool]] = []
     for meta in fixture_paths(OUTLET_FIXTURES):
         fx = read_fixture(meta)
         stem = meta.name.removesuffix(".fixture.json")
-        items.append(
-            (f"{fx.outlet}/{stem}", fx.url, fx.body, fx.headers, meta.with_name(stem + ".golden.json"))
-        )
+        golden_path = meta.with_name(stem + ".golden.json")
+        items.append((f"{fx.outlet}/{stem}", fx.url, fx.body, fx.headers, golden_path, not fx.synthetic))
     for extra in EXTRA_PAGES:
         golden = json.loads(extra.with_name(extra.name + ".golden.json").read_text("utf-8"))
         headers = {"content-type": ["text/html"]}
@@ -83,15 +84,16 @@ def load_corpus() -> list[Page]:
                 body,
                 headers,
                 extra.with_name(extra.name + ".golden.json"),
+                True,
             )
         )
     pages = []
-    for name, url, body, headers, golden_path in items:
+    for name, url, body, headers, golden_path, real in items:
         match = outlet_for_url(url)
         response = decode_like_scrapy(url, body, headers)
         page = fetched_page(match, response, warc=pointer, fetched_at="")
         golden = json.loads(golden_path.read_text("utf-8"))
-        pages.append(Page(name, url, page, golden.get("fields", golden)))
+        pages.append(Page(name, url, page, golden.get("fields", golden), real))
     return pages
 
 
@@ -137,6 +139,7 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
 
     from pipelines.extract import extract_article
 
+    load = os.getloadavg()
     pages = load_corpus()
     t0 = time.perf_counter()
     # The model loads on the first classification; Japanese pages with kana never need it.
@@ -163,6 +166,7 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
         rows.append(
             {
                 "name": p.name,
+                "real": p.real,
                 "page_object": ours.extraction.get("text", ""),
                 "po_ms": po_ms,
                 "gen_ms": gen_ms,
@@ -186,7 +190,7 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
                 },
             }
         )
-    return {"pages": rows, "warmup_ms": warmup_ms}
+    return {"pages": rows, "warmup_ms": warmup_ms, "load": load}
 
 
 def _crawl_archive(articles: int, work: Path) -> Path:
@@ -210,6 +214,31 @@ def _crawl_archive(articles: int, work: Path) -> Path:
     return work / "crawl"
 
 
+def _archive_texts(source: Path) -> list[tuple[str, str]]:
+    """(url, decoded html) of every article response reextract reads, decoded as reextract does."""
+    from scrapy.http import Headers, HtmlResponse
+
+    from crawler.reextract import _Scan
+
+    texts = []
+    for job in _Scan(source).jobs():
+        headers = Headers()
+        for name, value in job.http_headers:
+            headers.appendlist(name, value)
+        response = HtmlResponse(url=job.target_uri, body=job.body, headers=headers, status=200)
+        texts.append((job.target_uri, response.text))
+    return texts
+
+
+def _trafilatura_rate(texts: list[tuple[str, str]]) -> float:
+    import trafilatura
+
+    t0 = time.perf_counter()
+    for url, text in texts:
+        trafilatura.extract(text, url=url)
+    return len(texts) / (time.perf_counter() - t0)
+
+
 def reextract_bench(articles: int, rounds: int, work: Path) -> dict[str, Any]:
     from crawler.config import builtin_topics
     from crawler.reextract import reextract
@@ -217,8 +246,14 @@ def reextract_bench(articles: int, rounds: int, work: Path) -> dict[str, Any]:
     source = _crawl_archive(articles, work)
     topics = [builtin_topics()["russia-dprk"]]
     results: dict[int, list[float]] = {1: [], 2: []}
+    # Plain trafilatura.extract on the same pages, one process, decoding untimed: only the extraction
+    # call is timed while reextract's figure includes reading the WARCs and writing the article set.
+    texts = _archive_texts(source)
+    _trafilatura_rate(texts[:20])  # warm-up
+    trafilatura_rates: list[float] = []
     pages = 0
     for i in range(rounds):
+        trafilatura_rates.append(_trafilatura_rate(texts))
         for workers in (1, 2) if i % 2 == 0 else (2, 1):
             root = work / f"re-{i}-{workers}"
             shutil.copytree(source / "warc", root / "warc")
@@ -231,8 +266,14 @@ def reextract_bench(articles: int, rounds: int, work: Path) -> dict[str, Any]:
             results[workers].append(pages / elapsed)
             shutil.rmtree(root)
     ratios = [b / a for a, b in zip(results[1], results[2], strict=True)]
+    vs_trafilatura = [a / t for a, t in zip(results[1], trafilatura_rates, strict=True)]
     return {
         "pages": pages,
+        "trafilatura_pages": len(texts),
+        "tr": statistics.median(trafilatura_rates),
+        "tr_all": trafilatura_rates,
+        "vs_tr": statistics.median(vs_trafilatura),
+        "vs_tr_all": vs_trafilatura,
         "w1": statistics.median(results[1]),
         "w2": statistics.median(results[2]),
         "w1_all": results[1],
@@ -251,18 +292,40 @@ def _acc_summary(rows: list[dict[str, Any]], arm: str) -> str:
     return f"{titles}/{n} | {dates}/{n} | {f1:.3f} (min {low:.3f})"
 
 
-def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> str:
-    rows = c["pages"]
+def _speed_row(label: str, rows: list[dict[str, Any]]) -> str:
+    """One line of the speed table: medians, ratio of medians, and the per-page ratios' spread."""
     po = [x["po_ms"] for x in rows]
     gen = [x["gen_ms"] for x in rows]
     tr = [x["tr_ms"] for x in rows]
-    po_ratio = statistics.median(tr) / statistics.median(po)
-    po_per_page = statistics.median(t / p for t, p in zip(tr, po, strict=True))
-    gen_ratio = statistics.median(gen) / statistics.median(tr)
-    gen_per_page = statistics.median(g / t for g, t in zip(gen, tr, strict=True))
+    per_page = [t / p for t, p in zip(tr, po, strict=True)]
+    gen_per_page = [g / t for g, t in zip(gen, tr, strict=True)]
+    return (
+        f"| {label} | {len(rows)} | {statistics.median(po):.2f} | {statistics.median(gen):.2f} "
+        f"| {statistics.median(tr):.2f} | **{statistics.median(tr) / statistics.median(po):.1f}x** "
+        f"| {statistics.median(per_page):.1f}x (min {min(per_page):.1f}x; {sum(r >= 20 for r in per_page)}"
+        f"/{len(rows)} >= 20x) | {statistics.median(gen) / statistics.median(tr):.2f}x "
+        f"(max per page {max(gen_per_page):.2f}x) |"
+    )
+
+
+def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> str:
+    rows = c["pages"]
+    handled = [x for x in rows if x["page_object"].startswith("page:")]
+    real = [x for x in handled if x["real"]]
+    tr_real = [x["tr_ms"] for x in real]
+    po_real = [x["po_ms"] for x in real]
+    real_ratio = statistics.median(tr_real) / statistics.median(po_real)
+    real_per_page = [t / p for t, p in zip(tr_real, po_real, strict=True)]
+    gen_all = statistics.median(x["gen_ms"] for x in rows) / statistics.median(x["tr_ms"] for x in rows)
     verdict = {True: "met", False: "NOT met"}
+    short = {x["name"]: x["name"].split("/")[0] for x in rows}
+    missed = ", ".join(
+        f"{short[x['name']]} {x['tr_ms'] / x['po_ms']:.1f}x" for x in real if x["tr_ms"] / x["po_ms"] < 20
+    )
     per_page = "\n".join(
-        f"| {x['name']} | {x['po_ms']:.1f} | {x['gen_ms']:.1f} | {x['tr_ms']:.1f} | {x['page_object']} |"
+        f"| {x['name']} | {'real' if x['real'] else 'synthetic'} | {x['po_ms']:.2f} | {x['gen_ms']:.1f} "
+        f"| {x['tr_ms']:.1f} | {x['tr_ms'] / x['po_ms']:.1f}x | {x['gen_ms'] / x['tr_ms']:.2f}x "
+        f"| {x['page_object']} |"
         for x in rows
     )
     return (
@@ -273,18 +336,33 @@ def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> st
 
         {machine()}; trafilatura {_version("trafilatura")}, lxml {_version("lxml")}, py3langid {_version("py3langid")}.
 
-        ### Fixture corpus: {len(rows)} pages (every outlet fixture: 6 real pages, 7 synthetic), median of {args.repeat} calls per page, thread CPU ms
+        ### Fixture corpus: {len(rows)} pages ({sum(x["real"] for x in rows)} real, {sum(not x["real"] for x in rows)} synthetic), median of {args.repeat} calls per page, thread CPU ms
 
-        | arm | median ms/page | p95 ms/page |
-        |---|---|---|
-        | extract_article, outlet page object | {statistics.median(po):.2f} | {_p95(po):.2f} |
-        | extract_article, no page object (generic path) | {statistics.median(gen):.2f} | {_p95(gen):.2f} |
-        | plain trafilatura.extract (defaults) | {statistics.median(tr):.2f} | {_p95(tr):.2f} |
+        Arms: `page object` = extract_article with the outlet's page object (as in a crawl); `generic` =
+        extract_article with no page object; `trafilatura` = plain `trafilatura.extract(text, url=url)`.
+        "Handled" pages are those whose text came from the outlet's page object (the target's scope).
 
-        | ratio | value | target |
+        | pages | n | page object ms | generic ms | trafilatura ms | trafilatura / page object (ratio of medians) | per-page ratio: median (min; pages >= 20x) | generic / trafilatura |
+        |---|---|---|---|---|---|---|---|
+        {_speed_row("**real pages handled by a page object**", real)}
+        {_speed_row("all pages handled by a page object", handled)}
+        {_speed_row("all pages", rows)}
+
+        | target (issue 5) | figure | verdict |
         |---|---|---|
-        | **trafilatura / page object** (ratio of medians; median of per-page ratios) | **{po_ratio:.1f}x**; {po_per_page:.1f}x | >= 20x: {verdict[po_ratio >= 20]} |
-        | **generic path / trafilatura** (ratio of medians; median of per-page ratios) | **{gen_ratio:.2f}x**; {gen_per_page:.2f}x | <= 1.3x: {verdict[gen_ratio <= 1.3]} |
+        | page object >= 20x faster than trafilatura, on real pages an outlet's page object handles | ratio of medians **{real_ratio:.1f}x**; per page {", ".join(f"{v:.0f}x" for v in real_per_page)} | {verdict[real_ratio >= 20]} on the medians; per page: {("below 20x: " + missed) if missed else "every page >= 20x"} |
+        | generic path <= 1.3x trafilatura (pages of no known outlet) | ratio of medians, all pages: **{gen_all:.2f}x** | {verdict[gen_all <= 1.3]} |
+
+        Why a page misses 20x: trafilatura is cheap on the English japannews page (~8 ms, against
+        ~30-60 ms on the Japanese pages), while the page object cannot go below one lxml parse of it
+        (~0.55 ms), so ~15x is that page's ceiling; a page near 20x (yomiuri) moves across it with the
+        noise of a shared 2-core machine. Load average when this run started / ended: {c["load"][0]:.2f} /
+        {os.getloadavg()[0]:.2f} (above ~1, other processes were competing for the 2 cores).
+
+        The synthetic pages are under 1 KB: there trafilatura's fixed cost per call (~3 ms) meets the page
+        object's (~0.2 ms: lxml parse, JSON-LD, language, hash), so their ratio says little about real
+        pages and they are kept out of the headline figure. On a real page the page object's floor is one
+        lxml parse of the page (~1-2 ms for 100-270 KB).
 
         py3langid model load (one-off per process, done before timing; pages with kana never call it):
         {c["warmup_ms"]:.0f} ms wall. Each arm also runs once on every page before timing.
@@ -299,10 +377,11 @@ def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> st
 
         The goldens are the page objects' own reviewed output (the synthetic fixtures have no other truth),
         so the page-object row checks that extract_article keeps those fields intact; the other rows are a
-        real comparison. Per page (ms: page object | generic | trafilatura; method of the text field):
+        real comparison. Per page (ms; ratios trafilatura / page object and generic / trafilatura; method of
+        the text field):
 
-        | page | page object | generic | trafilatura | text from |
-        |---|---|---|---|---|
+        | page | kind | page object | generic | trafilatura | tr / po | gen / tr | text from |
+        |---|---|---|---|---|---|---|---|
         """
         )
         + per_page
@@ -311,13 +390,18 @@ def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> st
 
         ### reextract from a WARC ({r["pages"]} article pages of the simulator with {args.articles} articles per outlet)
 
-        Wall-clock pages/s, median of {args.rounds} runs per arm, arms alternating, each on a fresh copy of the WARCs.
+        Wall-clock pages/s, median of {args.rounds} runs per arm, arms alternating, each on a fresh copy of the
+        WARCs. `trafilatura` = plain `trafilatura.extract` over the same {r["trafilatura_pages"]} decoded pages in
+        one process (only that call timed), once per round; reextract's rate also covers reading the WARCs,
+        topic judgement and writing the article set.
 
-        | workers | pages/s (median) | every run |
+        | arm | pages/s (median) | every run |
         |---|---|---|
-        | 1 | {r["w1"]:.1f} | {", ".join(f"{v:.1f}" for v in r["w1_all"])} |
-        | 2 | {r["w2"]:.1f} | {", ".join(f"{v:.1f}" for v in r["w2_all"])} |
-        | **ratio 2 / 1** (median of per-round ratios; target >= 1.6) | **{r["ratio"]:.2f}x** ({verdict[r["ratio"] >= 1.6]}) | {", ".join(f"{v:.2f}" for v in r["ratios"])} |
+        | reextract, 1 worker | {r["w1"]:.1f} | {", ".join(f"{v:.1f}" for v in r["w1_all"])} |
+        | reextract, 2 workers | {r["w2"]:.1f} | {", ".join(f"{v:.1f}" for v in r["w2_all"])} |
+        | plain trafilatura.extract, 1 process | {r["tr"]:.1f} | {", ".join(f"{v:.1f}" for v in r["tr_all"])} |
+        | **ratio 2 / 1 workers** (median of per-round ratios; target >= 1.6) | **{r["ratio"]:.2f}x** ({verdict[r["ratio"] >= 1.6]}) | {", ".join(f"{v:.2f}" for v in r["ratios"])} |
+        | **reextract 1 worker / trafilatura** (median of per-round ratios) | **{r["vs_tr"]:.1f}x** | {", ".join(f"{v:.1f}" for v in r["vs_tr_all"])} |
         <!-- /extraction -->
         """
         )
@@ -343,7 +427,20 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-extraction-"))
     try:
         if args.skip_reextract:
-            r = {"pages": 0, "w1": 0.0, "w2": 0.0, "w1_all": [], "w2_all": [], "ratio": 0.0, "ratios": []}
+            r = {
+                "pages": 0,
+                "w1": 0.0,
+                "w2": 0.0,
+                "w1_all": [],
+                "w2_all": [],
+                "ratio": 0.0,
+                "ratios": [],
+                "trafilatura_pages": 0,
+                "tr": 0.0,
+                "tr_all": [],
+                "vs_tr": 0.0,
+                "vs_tr_all": [],
+            }
         else:
             r = reextract_bench(args.articles, args.rounds, work)
     finally:

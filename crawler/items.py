@@ -55,6 +55,9 @@ class PageFields:
     access: Access = "unknown"
     body_complete: bool = True
     canonical_url: str = ""
+    # Fields the page object read from every source extract_article would fall back to (JSON-LD, meta
+    # tags): an empty value there is the page's answer ("looked, none"), so nothing parses the page again.
+    complete_fields: list[str] = field(default_factory=list)
 
 
 PageParser = Callable[[str, str], PageFields]

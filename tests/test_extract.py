@@ -214,6 +214,68 @@ def test_partial_page_object_gets_body_from_trafilatura() -> None:
     assert article.extraction["published_at"] == "jsonld"
 
 
+def test_complete_fields_are_final_and_spare_the_second_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field the page object owns stays empty when it found nothing: JSON-LD/og are not read again."""
+    page_html = (
+        "<html><head><meta property='og:image' content='https://x.example/og.jpg'>"
+        '<script type=\'application/ld+json\'>{"@type": "NewsArticle", "author": '
+        '{"@type": "Person", "name": "記者二郎"}, "articleSection": "政治", '
+        '"dateModified": "2025-01-02T03:04:00+09:00"}</script></head><body></body></html>'
+    ).encode()
+
+    def page_object(complete: list[str]) -> Any:
+        def parse(html: str, url: str) -> PageFields:
+            return PageFields(
+                parser="page:owner@2025",
+                title="見出し",
+                published_at="2025-01-02T00:00:00+09:00",
+                body_paragraphs=["本文です。" * 20],
+                access="free",
+                complete_fields=complete,
+            )
+
+        return parse
+
+    owned = ["authors", "images", "modified_at", "section"]
+    calls: list[str] = []
+    real_parse = extract_module.parse_html
+    monkeypatch.setattr(extract_module, "parse_html", lambda text: calls.append(text) or real_parse(text))
+
+    article = extract_article(make_page(page_html, JIJI_URL, parser=page_object(owned)), run_id="r")
+    assert calls == [], "the page was parsed a second time for fields the page object owns"
+    assert (article.authors, article.images, article.section, article.modified_at) == ([], [], "", None)
+    assert all(article.extraction[f] == "none" for f in owned)
+
+    # The same page object without the claim: every fallback is looked up (one parse, shared).
+    article = extract_article(make_page(page_html, JIJI_URL, parser=page_object([])), run_id="r")
+    assert len(calls) == 1
+    assert article.authors == ["記者二郎"] and article.extraction["authors"] == "jsonld"
+    assert article.images == [Image("https://x.example/og.jpg")]
+    assert article.section == "政治" and article.modified_at == "2025-01-02T03:04:00+09:00"
+
+
+@pytest.mark.parametrize(
+    "outlet", ["asahi", "jiji", "mainichi", "nikkei", "yomiuri", "japannews"], ids=lambda o: o
+)
+def test_real_pages_are_parsed_once(outlet: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the recorded real pages the outlet's page object answers every field extract_article needs."""
+    from crawler.parse_page import decode_like_scrapy, fetched_page, outlet_for_url
+    from spiders.fixtures import fixture_paths, read_fixture
+
+    root = Path(__file__).parent / "fixtures" / "outlets"
+    fixture = next(f for f in map(read_fixture, fixture_paths(root)) if f.outlet == outlet)
+    response = decode_like_scrapy(fixture.url, fixture.body, fixture.headers)
+    page = fetched_page(outlet_for_url(fixture.url), response, warc=WARC, fetched_at="")
+    monkeypatch.setattr(
+        extract_module, "parse_html", lambda text: pytest.fail(f"{outlet}: second parse of the page")
+    )
+    monkeypatch.setattr(
+        extract_module, "run_trafilatura", lambda *a, **k: pytest.fail(f"{outlet}: trafilatura ran")
+    )
+    article = extract_article(page, run_id="r")
+    assert article.extraction["text"].startswith(f"page:{outlet}@") and article.text
+
+
 def broken_page_object(html: str, url: str) -> PageFields:
     raise IndexError("selector found nothing")
 

@@ -74,6 +74,32 @@ def test_fallbacks_without_json_ld():
     assert [(i.url, i.caption) for i in fields.images] == [("https://www.jiji.com/a.jpg", "写真説明")]
 
 
+def test_sample_owns_its_empty_fields(sample):
+    """The agency logo (og:image, JSON-LD image) is no picture of the story, the agency no byline:
+    empty, and final, so extract_article does not look again."""
+    fields, _ = sample
+    assert fields.images == [] and fields.authors == []
+    assert set(fields.complete_fields) >= {"authors", "images", "modified_at", "section"}
+
+
+def test_reporter_and_lead_image_from_json_ld():
+    page = SAMPLE.read_text("utf-8")
+    page = page.replace(
+        '"@type": "Organization",\n\t\t"name": "時事通信社",\n\t\t"url": ["/"',
+        '"@type": "Person",\n\t\t"name": "時事太郎",\n\t\t"url": ["/"',
+        1,
+    )
+    page = page.replace("/img/jijicom_og_image.png", "/news/photos/story.jpg")
+    fields = jiji.parse(page, "https://www.jiji.com/jc/article?k=2022101700794&g=pol")
+    assert fields.authors == ["時事太郎"]
+    assert [i.url for i in fields.images] == ["https://www.jiji.com/news/photos/story.jpg"]
+
+
+def test_unknown_layout_claims_no_field():
+    fields = jiji.parse("<html><body><p>別の何か</p></body></html>", "https://www.jiji.com/jc/article?k=x")
+    assert fields.body_paragraphs == [] and fields.complete_fields == []
+
+
 def test_layout_dispatch_by_date():
     from datetime import date
 

@@ -17,20 +17,20 @@ from crawler.items import Access, Image, PageFields
 from spiders.pages.common import (
     Layout,
     absolute,
+    article_authors,
     as_list,
     choose_layout,
     clean_text,
-    first_with_method,
     iso_jst,
     json_ld,
     keywords,
     ld_of_type,
+    lead_image,
     link_href,
     load_html,
     meta,
     node_lines,
     page_date,
-    person_names,
 )
 
 GENERIC_KEYWORDS = ("朝日新聞デジタル", "朝日新聞", "ニュース", "新聞")
@@ -42,6 +42,11 @@ PAYWALL_MARKERS = re.compile(
     r"この記事は有料記事です|残り\s*\d+\s*文字|有料会員になると続きをお読みいただけます"
 )
 BOILERPLATE = re.compile(r"有料会員になると|この記事は有料記事です|残り\s*\d+\s*文字")
+# Read from JSON-LD and the head meta tags as well as the page, so extract_article needs no fallback.
+COMPLETE_FIELDS = ("authors", "images", "modified_at", "section")
+_MAIN = etree.XPath("//main[@id='main']")
+_H1 = etree.XPath(".//h1")
+_TIME = etree.XPath(".//time/@datetime")
 
 
 def _between_markers(doc: html.HtmlElement) -> list[etree._Element]:
@@ -61,7 +66,7 @@ def _between_markers(doc: html.HtmlElement) -> list[etree._Element]:
     return elements
 
 
-def _body_container(doc: html.HtmlElement) -> tuple[etree._Element | None, str]:
+def _body_container(doc: html.HtmlElement, main: etree._Element | None) -> tuple[etree._Element | None, str]:
     def most_paragraphs(candidates: list[etree._Element]) -> etree._Element | None:
         best, best_count = None, 0
         for element in candidates:
@@ -73,9 +78,8 @@ def _body_container(doc: html.HtmlElement) -> tuple[etree._Element | None, str]:
     container = most_paragraphs(_between_markers(doc))
     if container is not None:
         return container, "cxense-markers"
-    main = doc.xpath("//main[@id='main']")
-    if main:
-        container = most_paragraphs(list(main[0].iter()))
+    if main is not None:
+        container = most_paragraphs(list(main.iter()))
         if container is not None:
             return container, "main"
     return None, ""
@@ -108,42 +112,35 @@ def _images(container: etree._Element, base: str) -> list[Image]:
 
 def parse_2025(doc: html.HtmlElement, url: str) -> PageFields:
     ld = ld_of_type(json_ld(doc), "NewsArticle", "Article", "ReportageNewsArticle")
-    h1 = doc.xpath("//main[@id='main']//h1")
-    title, _ = first_with_method(
-        ("meta", meta(doc, name="TITLE")),
-        ("json-ld", clean_text(str(ld.get("headline") or ""))),
-        ("h1", clean_text(h1[0].text_content()) if h1 else ""),
+    main = next(iter(_MAIN(doc)), None)
+    # Each fallback runs only when the sources before it gave nothing.
+    title = (
+        meta(doc, name="TITLE")
+        or clean_text(str(ld.get("headline") or ""))
+        or next((clean_text(h1.text_content()) for h1 in (_H1(main) if main is not None else [])), "")
     )
-    times = doc.xpath("//main[@id='main']//time/@datetime")
-    published_raw, _ = first_with_method(
-        ("json-ld", str(ld.get("datePublished") or "")),
-        ("meta", meta(doc, name="pubdate")),
-        ("og", meta(doc, prop="article:published_time")),
-        ("time", str(times[0]) if times else ""),  # UTC, converted below
+    published_raw = (
+        str(ld.get("datePublished") or "")
+        or meta(doc, name="pubdate")
+        or meta(doc, prop="article:published_time")
+        # UTC, converted below
+        or next((str(t) for t in (_TIME(main) if main is not None else [])), "")
     )
-    modified_raw, _ = first_with_method(
-        ("json-ld", str(ld.get("dateModified") or "")),
-        ("og", meta(doc, prop="article:modified_time")),
-    )
-    authors = [n for n in person_names(ld.get("creator")) if n not in ORGANISATIONS]
+    modified_raw = str(ld.get("dateModified") or "") or meta(doc, prop="article:modified_time")
+    authors = article_authors(ld, ORGANISATIONS)
     sections = [clean_text(str(s)) for s in as_list(ld.get("articleSection"))]
     # JSON-LD first (English on asahi: "National"); the Japanese cXense category is the fallback.
     section = next((s for s in sections if s), "") or meta(doc, name="cXenseParse:ash-category")
-    container, _method = _body_container(doc)
+    container, _method = _body_container(doc, main)
     paragraphs = _paragraphs(container) if container is not None else []
-    images = _images(container, url) if container is not None else []
-    main = doc.xpath("//main[@id='main']")
-    visible = (main[0] if main else doc).text_content()
+    images = (_images(container, url) if container is not None else []) or lead_image(ld, doc, url)
+    visible = (main if main is not None else doc).text_content()
     access: Access = "unknown"
     if PAYWALL_MARKERS.search(visible) or ld.get("isAccessibleForFree") in (False, "False", "false"):
         access = "paywalled"
     elif paragraphs:
         access = "free"
-    canonical = first_with_method(
-        ("link", link_href(doc, "canonical")),
-        ("cxense", meta(doc, name="cXenseParse:url")),
-        ("og", meta(doc, prop="og:url")),
-    )[0]
+    canonical = link_href(doc, "canonical") or meta(doc, name="cXenseParse:url") or meta(doc, prop="og:url")
     return PageFields(
         parser="page:asahi@2025",
         title=title,
@@ -160,6 +157,8 @@ def parse_2025(doc: html.HtmlElement, url: str) -> PageFields:
         access=access,
         body_complete=access != "paywalled",
         canonical_url=absolute(canonical, url) if canonical else "",
+        # Only a page whose body was found is one this page object knows: elsewhere its "none" proves little.
+        complete_fields=list(COMPLETE_FIELDS) if paragraphs else [],
     )
 
 
