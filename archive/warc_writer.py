@@ -8,6 +8,8 @@ revisit record; a kept article's JSON goes in as a metadata record that refers t
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http
 import itertools
 import os
@@ -15,20 +17,20 @@ import re
 import struct
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from io import BytesIO
 from pathlib import Path
 from typing import IO, Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
+from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from archive.cdxj import write_cdxj
+from archive.cdxj import cdxj_line, http_header_as_read, write_cdxj_lines
 from archive.dedup import PayloadIndex
 from archive.exchange import HttpExchange, RecordLocation, WriteResult
 from archive.paths import OPEN_SUFFIX, WARC_DIR, fsync_dir, hostname, relpath, rename_no_replace, warc_relpath
@@ -133,84 +135,188 @@ def _has_header(headers: list[tuple[str, str]], name: str) -> bool:
     return any(key.lower() == name.lower() for key, _ in headers)
 
 
-def _warc_headers(rec_type: str, uri: str, warc_date: str, ip_address: str | None) -> dict[str, str]:
-    # Given in the conventional order (type, id, date, URI first); warcio appends digests and length.
-    headers = {
-        "WARC-Type": rec_type,
-        "WARC-Record-ID": StatusAndHeadersParser.make_warc_id(),
-        "WARC-Date": warc_date,
-        "WARC-Target-URI": uri,
-    }
+def _warc_headers(rec_type: str, uri: str, warc_date: str, ip_address: str | None) -> list[tuple[str, str]]:
+    # In the conventional order (type, id, date, URI first); digests, type and length are appended.
+    headers = [
+        ("WARC-Type", rec_type),
+        ("WARC-Record-ID", f"<urn:uuid:{uuid.uuid4()}>"),
+        ("WARC-Date", warc_date),
+        ("WARC-Target-URI", uri),
+    ]
     if ip_address:
-        headers["WARC-IP-Address"] = ip_address
+        headers.append(("WARC-IP-Address", ip_address))
     return headers
 
 
+def _sha1(*parts: bytes) -> str:
+    digest = hashlib.sha1()
+    for part in parts:
+        digest.update(part)
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+_EMPTY_SHA1 = _sha1(b"")  # the payload digest of every GET request
+
+
+def _http_block(first_line: str, headers: list[tuple[str, str]]) -> tuple[bytes, list[tuple[str, str]]]:
+    """The HTTP header block as warcio writes it, and the headers as written: ASCII as they come
+    (latin-1 strings of the bytes received), else RFC 8187 percent-encoded by warcio itself."""
+    text = first_line + "\r\n" + "".join([f"{k}: {v}\r\n" for k, v in headers]) + "\r\n"
+    try:
+        return text.encode("ascii"), headers
+    except UnicodeEncodeError:
+        block = StatusAndHeaders(first_line, list(headers))
+        return block.to_ascii_bytes(), block.headers
+
+
+@dataclass(slots=True)
+class _Record:
+    """One WARC record, serialised by hand (see _Record.head).
+
+    Built directly rather than through warcio's StatusAndHeaders/ArcWarcRecord/WARCWriter: that
+    machinery (header lists searched and replaced per field, digests through stream readers, one
+    object per header block) cost ~0.16 ms of CPU per exchange, a quarter of capture's whole overhead
+    on a 2.6 ms page (bench/capture.py). The bytes are those warcio wrote for the same record (same
+    field order, digests, Content-Length, header encoding); tests read them back with warcio and
+    FastWARC and run `warcio check`. warcio still writes the warcinfo record (once per file).
+    """
+
+    rec_type: str
+    warc_headers: list[tuple[str, str]]  # without digests, Content-Type and Content-Length
+    content_type: str
+    http_block: bytes  # b"" when the record has no HTTP message
+    payload: bytes  # after the HTTP block; not written for a revisit
+    payload_digest: str | None
+    http_headers: list[tuple[str, str]]  # as written in http_block (for the index)
+    status: int | None = None
+
+    @property
+    def record_id(self) -> str:
+        return self.warc_headers[1][1]
+
+    @property
+    def uri(self) -> str:
+        return self.warc_headers[3][1]
+
+    @property
+    def date(self) -> str:
+        return self.warc_headers[2][1]
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.warc_headers if k == name), None)
+
+    def head(self) -> bytes:
+        """The WARC header block followed by the HTTP header block."""
+        block = self.http_block
+        written = b"" if self.rec_type == "revisit" else self.payload
+        fields = self.warc_headers
+        if self.rec_type != "revisit":  # warcio leaves a revisit's payload digest to its caller
+            fields = [*fields, ("WARC-Payload-Digest", self.payload_digest or _sha1(self.payload))]
+        text = (
+            "WARC/1.1\r\n"
+            + "".join([f"{k}: {v}\r\n" for k, v in fields])
+            + f"WARC-Block-Digest: {_sha1(block, written)}\r\n"
+            f"Content-Type: {self.content_type}\r\n"
+            f"Content-Length: {len(block) + len(written)}\r\n\r\n"
+        )
+        return text.encode("utf-8") + block
+
+
 # A gzip member header as zlib writes it (no name, mtime 0, OS unix); written by hand because a member
-# here is built from two raw deflate streams (see _GzipMember).
+# here may continue its deflate stream with stored blocks (see _GzipMember).
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
 # Content-Encodings whose bytes deflate cannot shrink: compressing them again only costs CPU.
 _COMPRESSED_ENCODINGS = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress"})
+# Deflate stored blocks (RFC 1951 section 3.2.4): at most 65535 bytes each; an empty final one ends
+# the stream (BFINAL=1, BTYPE=00, padding, LEN=0, NLEN=0xFFFF).
+_STORED_MAX = 0xFFFF
+_FINAL_EMPTY_STORED = b"\x01\x00\x00\xff\xff"
 
 
 class _GzipMember:
     """One gzip member per record at a chosen level (warcio's own wrapper is fixed at level 9).
 
-    With `payload_level` set, the first `head_writes` writes (WARC and HTTP headers) are deflated at
-    `level` and what follows (the payload) at `payload_level`: a Z_SYNC_FLUSH ends the first raw deflate
-    stream on a byte boundary without a final block, so the second stream's blocks simply continue it
-    (one valid member, as pigz builds them). Used to store already-compressed bodies (gzip, br) with
-    level 0: the file is no bigger and the CPU cost of deflating them again (most of capture's CPU on
-    compressed responses) disappears.
+    With `store_after` set, the first `store_after` writes (the header blocks) are deflated at `level`
+    and what follows (an already-compressed payload) goes into stored blocks: a Z_SYNC_FLUSH ends the
+    deflate stream's blocks on a byte boundary without a final block, so stored blocks simply continue
+    it (one valid member, as pigz builds them). The file is no bigger, and the CPU cost of deflating
+    gzip/br bodies again disappears. The stored blocks are framed here rather than by a second zlib
+    compressor at level 0, which cost ~80 us per 16 kB page against ~7 us (measured for
+    bench/capture.py): zlib's level 0 still runs the body through its window.
     """
 
     def __init__(
-        self, out: IO[bytes], level: int, payload_level: int | None = None, head_writes: int = 0
+        self, out: IO[bytes], level: int, store_after: int | None = None, deflated_size: int | None = None
     ) -> None:
-        self._compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+        # A deflate window no larger than what it will compress (`deflated_size`, when known): the
+        # data that fits compresses just as well, and setting up zlib's 32 kB window costs ~45 us per
+        # member at level 6, about the whole cost of deflating a record's ~1 kB of headers (measured).
+        wbits = (
+            zlib.MAX_WBITS
+            if deflated_size is None
+            else max(9, min(zlib.MAX_WBITS, deflated_size.bit_length()))
+        )
+        self._compressor: zlib._Compress | None = zlib.compressobj(level, zlib.DEFLATED, -wbits)
         self._out = out
         self._crc = 0
         self._size = 0
         self._writes = 0
-        self._switch_at = head_writes if payload_level is not None and payload_level != level else -1
-        self._payload_level = payload_level
+        self._store_after = store_after
         out.write(_GZIP_HEADER)
 
     def write(self, data: bytes) -> None:
-        if self._writes == self._switch_at:
-            assert self._payload_level is not None
+        if self._writes == self._store_after and self._compressor is not None:
             self._out.write(self._compressor.flush(zlib.Z_SYNC_FLUSH))
-            self._compressor = zlib.compressobj(self._payload_level, zlib.DEFLATED, -zlib.MAX_WBITS)
+            self._compressor = None
         self._writes += 1
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
-        self._out.write(self._compressor.compress(data))
+        if self._compressor is not None:
+            self._out.write(self._compressor.compress(data))
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), _STORED_MAX):
+            chunk = view[start : start + _STORED_MAX]
+            self._out.write(struct.pack("<BHH", 0, len(chunk), len(chunk) ^ 0xFFFF))
+            self._out.write(chunk)
 
     def flush(self) -> None:
-        self._out.write(self._compressor.flush())
+        if self._compressor is not None:
+            self._out.write(self._compressor.flush())
+        else:
+            self._out.write(_FINAL_EMPTY_STORED)
         self._out.write(struct.pack("<II", self._crc, self._size & 0xFFFFFFFF))
-        self._out.flush()
 
 
-def _encoded_payload(record: ArcWarcRecord) -> bool:
-    if record.rec_type != "response" or record.http_headers is None:
+def _first_header(headers: list[tuple[str, str]], name: str) -> str | None:
+    wanted = name.lower()
+    return next((v for k, v in headers if k.lower() == wanted), None)
+
+
+def _encoded_payload(record: _Record) -> bool:
+    if record.rec_type != "response":
         return False
-    encoding = (record.http_headers.get_header("Content-Encoding") or "").strip().lower()
+    encoding = (_first_header(record.http_headers, "Content-Encoding") or "").strip().lower()
     return encoding in _COMPRESSED_ENCODINGS
 
 
-class _LeveledWarcWriter(WARCWriter):  # type: ignore[misc]
-    def __init__(self, out: IO[bytes], level: int) -> None:
-        super().__init__(out, gzip=False, warc_version="1.1")
-        self._level = level
+def _write_record(out: IO[bytes], level: int, record: _Record) -> None:
+    head = record.head()
+    tail = (b"" if record.rec_type == "revisit" else record.payload) + b"\r\n\r\n"
+    if _encoded_payload(record):
+        # Header blocks deflated at `level`, the already-compressed payload stored.
+        member = _GzipMember(out, level, store_after=1, deflated_size=len(head))
+    else:
+        member = _GzipMember(out, level, deflated_size=len(head) + len(tail))
+    member.write(head)
+    member.write(tail)
+    member.flush()
 
-    def write_record(self, record: ArcWarcRecord, params: Any = None) -> None:
-        if _encoded_payload(record):
-            # warcio writes the WARC headers, then the HTTP headers, then the payload chunks.
-            member = _GzipMember(self.out, self._level, payload_level=0, head_writes=2)
-        else:
-            member = _GzipMember(self.out, self._level)
-        self._write_warc_record(member, record)
+
+def _write_warcinfo(out: IO[bytes], level: int, filename: str, fields: dict[str, str]) -> None:
+    writer = WARCWriter(out, gzip=False, warc_version="1.1")
+    # warcio writes the record's parts into the member, then flushes it (which ends the member).
+    writer._write_warc_record(_GzipMember(out, level), writer.create_warcinfo_record(filename, fields))
 
 
 class WarcWriter:
@@ -235,10 +341,12 @@ class WarcWriter:
         clock: Callable[[], float] = time.monotonic,
         dedup: PayloadIndex | None = None,
         cdxj: bool = True,
+        on_index: Callable[[Path, list[str]], None] | None = None,
     ) -> None:
         """`dedup`: write repeats of payloads it knows as revisit records (None: never, except 304s).
-        `cdxj`: index each file as it is closed; a caller that indexes elsewhere (off the thread
-        that writes) passes False and calls archive.cdxj.write_cdxj itself."""
+        `cdxj`: index each file as it is closed, from the CDXJ lines built while writing it. A caller
+        that indexes elsewhere (off the thread that writes) passes False and an `on_index` that gets
+        the closed file and its unsorted lines (for archive.cdxj.write_cdxj_lines)."""
         if fsync not in ("close", "record"):
             raise ValueError(f"fsync must be 'close' or 'record', not {fsync!r}")
         if not 0 <= gzip_level <= 9:
@@ -253,13 +361,14 @@ class WarcWriter:
         self.on_close = on_close
         self.dedup = dedup
         self.cdxj = cdxj
+        self.on_index = on_index
         self.closed_files: list[Path] = []
         self.bytes_written = 0  # compressed bytes appended by this writer, warcinfo records included
         self._clock = clock
         self._host = hostname()
         self._lock = threading.RLock()
         self._fh: IO[bytes] | None = None
-        self._writer: _LeveledWarcWriter | None = None
+        self._index: list[str] = []  # CDXJ lines of the records in the current file
         self._open_path: Path | None = None
         self._final_path: Path | None = None
         self._final_rel = ""
@@ -276,7 +385,9 @@ class WarcWriter:
     def warcinfo_fields(self) -> dict[str, str]:
         fields = {
             "software": f"newsarchive/{package_version('newsarchive')}",
-            "warc-writer": f"warcio/{package_version('warcio')}",
+            # Request/response/revisit/metadata records are serialised here, byte for byte in warcio's
+            # layout (see _Record); warcinfo records by warcio itself. Say both, so nobody is misled.
+            "warc-writer": f"newsarchive/{package_version('newsarchive')} (warcio {package_version('warcio')} layout)",
             "hostname": self._host,
             **self.WARCINFO_BASE,
             "fidelity": FIDELITY_NOTE,
@@ -305,17 +416,7 @@ class WarcWriter:
                 main, original = revisit
             request = self._request_record(ex, uri, warc_date, main)
             _, (offset, length) = self._append([request, main])
-            assert self._final_path is not None
-            location = RecordLocation(
-                filename=self._final_path.name,
-                path=self._final_rel,
-                offset=offset,
-                length=length,
-                record_id=main.rec_headers.get_header("WARC-Record-ID"),
-                payload_digest=main.rec_headers.get_header("WARC-Payload-Digest") or "",
-                target_uri=uri,
-                date=warc_date,
-            )
+            location = self._located(main, offset, length)
             if self.dedup is not None:
                 if main.rec_type == "response" and not ex.truncated:
                     self.dedup.remember(location)
@@ -340,31 +441,22 @@ class WarcWriter:
         if date is None:
             date = datetime_to_iso_date(datetime.now(UTC).replace(tzinfo=None), use_micros=True)
         warc_headers = _warc_headers("metadata", uri, date, None)
-        warc_headers["WARC-Refers-To"] = refers_to
+        warc_headers.append(("WARC-Refers-To", refers_to))
         if concurrent_to:
-            warc_headers["WARC-Concurrent-To"] = concurrent_to
+            warc_headers.append(("WARC-Concurrent-To", concurrent_to))
+        record = _Record(
+            rec_type="metadata",
+            warc_headers=warc_headers,
+            content_type=content_type or "application/warc-fields",  # warcio's default for metadata
+            http_block=b"",
+            payload=payload,
+            payload_digest=_sha1(payload),
+            http_headers=[],
+        )
         with self._lock:
             self._ensure_open()
-            assert self._writer is not None and self._final_path is not None
-            record = self._writer.create_warc_record(
-                uri,
-                "metadata",
-                payload=BytesIO(payload),
-                length=len(payload),
-                warc_content_type=content_type,
-                warc_headers_dict=warc_headers,
-            )
             ((offset, length),) = self._append([record])
-            return RecordLocation(
-                filename=self._final_path.name,
-                path=self._final_rel,
-                offset=offset,
-                length=length,
-                record_id=record.rec_headers.get_header("WARC-Record-ID"),
-                payload_digest=record.rec_headers.get_header("WARC-Payload-Digest") or "",
-                target_uri=uri,
-                date=date,
-            )
+            return self._located(record, offset, length)
 
     def close(self) -> Path | None:
         """Flush, fsync and rename the current file to its final name, index it; return that name."""
@@ -373,7 +465,8 @@ class WarcWriter:
                 return None
             assert self._open_path is not None and self._final_path is not None
             fh, open_path, final_path = self._fh, self._open_path, self._final_path
-            self._fh = self._writer = self._open_path = self._final_path = None
+            self._fh = self._open_path = self._final_path = None
+            index, self._index = self._index, []
             with _serial_lock:
                 _live_paths.discard(open_path.resolve())
             fh.flush()
@@ -382,7 +475,9 @@ class WarcWriter:
             rename_no_replace(open_path, final_path)
             self.closed_files.append(final_path)
         if self.cdxj:
-            write_cdxj(final_path)
+            write_cdxj_lines(final_path, index)
+        elif self.on_index is not None:
+            self.on_index(final_path, index)
         if self.on_close is not None:
             self.on_close(final_path)
         return final_path
@@ -428,26 +523,61 @@ class WarcWriter:
         if self._fh is None:
             self._open()
 
-    def _append(self, records: list[ArcWarcRecord]) -> list[tuple[int, int]]:
+    def _append(self, records: list[_Record]) -> list[tuple[int, int]]:
         """Write records as consecutive gzip members, all or none; return (offset, length) of each."""
-        assert self._fh is not None and self._writer is not None
-        start = self._fh.tell()
+        assert self._fh is not None and self._final_path is not None
+        fh = self._fh
+        start = fh.tell()
         spans = []
         try:
             for record in records:
-                begin = self._fh.tell()
-                self._writer.write_record(record)
-                spans.append((begin, self._fh.tell() - begin))
+                begin = fh.tell()
+                _write_record(fh, self.gzip_level, record)
+                spans.append((begin, fh.tell() - begin))
+            # Handed to the OS once per call (request + response together): a crash can only lose
+            # what was never reported as archived, and a request left alone is dropped by recovery.
+            fh.flush()
             if self.fsync == "record":
-                os.fsync(self._fh.fileno())
+                os.fsync(fh.fileno())
         except BaseException:
             # Never leave half a record behind: the next exchange would follow garbage.
-            self._fh.seek(start)
-            self._fh.truncate()
+            fh.seek(start)
+            fh.truncate()
             raise
         self._exchanges_in_file += 1
-        self.bytes_written += self._fh.tell() - start
+        self.bytes_written += fh.tell() - start
+        filename = self._final_path.name
+        for record, (offset, length) in zip(records, spans, strict=True):
+            line = cdxj_line(
+                rec_type=record.rec_type,
+                uri=record.uri,
+                warc_date=record.date,
+                offset=offset,
+                length=length,
+                filename=filename,
+                record_id=record.record_id,
+                payload_digest=record.payload_digest,
+                status=record.status,
+                http_content_type=http_header_as_read(record.http_headers, "Content-Type"),
+                warc_content_type=record.content_type,
+                truncated=record.header("WARC-Truncated") or "",
+            )
+            if line is not None:
+                self._index.append(line)
         return spans
+
+    def _located(self, record: _Record, offset: int, length: int) -> RecordLocation:
+        assert self._final_path is not None
+        return RecordLocation(
+            filename=self._final_path.name,
+            path=self._final_rel,
+            offset=offset,
+            length=length,
+            record_id=record.record_id,
+            payload_digest=record.payload_digest or "",
+            target_uri=record.uri,
+            date=record.date,
+        )
 
     def _rotate_if_due(self) -> None:
         if self._fh is None or self._exchanges_in_file == 0:
@@ -466,39 +596,39 @@ class WarcWriter:
         fh = open_path.open("xb")  # exclusive: never append to someone else's file
         with _serial_lock:
             _live_paths.add(open_path.resolve())
-        writer = _LeveledWarcWriter(fh, self.gzip_level)
-        writer.write_record(writer.create_warcinfo_record(final_path.name, self.warcinfo_fields()))
-        self._fh, self._writer = fh, writer
+        _write_warcinfo(fh, self.gzip_level, final_path.name, self.warcinfo_fields())
+        fh.flush()
+        self._fh = fh
         self._open_path, self._final_path = open_path, final_path
         self._final_rel = relpath(self.root, final_path)  # once per file, not per record
         self._opened_at = self._clock()
         self._exchanges_in_file = 0
+        self._index = []
         self.bytes_written += fh.tell()
 
-    def _http_response_headers(self, ex: HttpExchange) -> StatusAndHeaders:
-        return StatusAndHeaders(
-            f"{ex.status} {reason_phrase(ex.status)}",
-            list(ex.response_headers),
-            protocol=http_version(ex.protocol),
-        )
+    def _http_response(self, ex: HttpExchange) -> tuple[bytes, list[tuple[str, str]]]:
+        status_line = f"{http_version(ex.protocol)} {ex.status} {reason_phrase(ex.status)}"
+        return _http_block(status_line, ex.response_headers)
 
-    def _response_record(self, ex: HttpExchange, uri: str, warc_date: str) -> ArcWarcRecord:
-        assert self._writer is not None
+    def _response_record(self, ex: HttpExchange, uri: str, warc_date: str) -> _Record:
         warc_headers = _warc_headers("response", uri, warc_date, ex.ip_address)
         if ex.truncated:
-            warc_headers["WARC-Truncated"] = ex.truncated
-        return self._writer.create_warc_record(
-            uri,
-            "response",
-            payload=BytesIO(ex.body),
-            length=len(ex.body),
-            http_headers=self._http_response_headers(ex),
-            warc_headers_dict=warc_headers,
+            warc_headers.append(("WARC-Truncated", ex.truncated))
+        block, headers = self._http_response(ex)
+        return _Record(
+            rec_type="response",
+            warc_headers=warc_headers,
+            content_type="application/http; msgtype=response",
+            http_block=block,
+            payload=ex.body,
+            payload_digest=_sha1(ex.body),
+            http_headers=headers,
+            status=ex.status,
         )
 
     def _revisit_instead(
-        self, ex: HttpExchange, uri: str, warc_date: str, response: ArcWarcRecord
-    ) -> tuple[ArcWarcRecord, RecordLocation | None] | None:
+        self, ex: HttpExchange, uri: str, warc_date: str, response: _Record
+    ) -> tuple[_Record, RecordLocation | None] | None:
         """The revisit record to write instead of `response`, and the record it stands for; or None."""
         if ex.status == 304:
             # Nothing was transferred: the earlier capture of this URL (if we know it) holds the payload.
@@ -506,7 +636,7 @@ class WarcWriter:
             return self._revisit_record(ex, uri, warc_date, PROFILE_NOT_MODIFIED, previous, None), previous
         if self.dedup is None or ex.truncated or not self.dedup.eligible(len(ex.body)):
             return None
-        digest = response.rec_headers.get_header("WARC-Payload-Digest")
+        digest = response.payload_digest
         original = self.dedup.original_for(digest) if digest else None
         if original is None:
             return None
@@ -520,47 +650,47 @@ class WarcWriter:
         profile: str,
         original: RecordLocation | None,
         digest: str | None,
-    ) -> ArcWarcRecord:
-        assert self._writer is not None
+    ) -> _Record:
         warc_headers = _warc_headers("revisit", uri, warc_date, ex.ip_address)
-        warc_headers["WARC-Profile"] = profile
+        warc_headers.append(("WARC-Profile", profile))
         if original is not None:
-            warc_headers["WARC-Refers-To"] = original.record_id
-            warc_headers["WARC-Refers-To-Target-URI"] = original.target_uri
-            warc_headers["WARC-Refers-To-Date"] = original.date
+            warc_headers.append(("WARC-Refers-To", original.record_id))
+            warc_headers.append(("WARC-Refers-To-Target-URI", original.target_uri))
+            warc_headers.append(("WARC-Refers-To-Date", original.date))
         if digest:
-            warc_headers["WARC-Payload-Digest"] = digest
-        # No payload: warcio writes only the HTTP headers into a revisit's block.
-        return self._writer.create_warc_record(
-            uri,
-            "revisit",
-            http_headers=self._http_response_headers(ex),
-            warc_headers_dict=warc_headers,
+            warc_headers.append(("WARC-Payload-Digest", digest))
+        block, headers = self._http_response(ex)
+        # No payload: a revisit's block is the HTTP header block alone.
+        return _Record(
+            rec_type="revisit",
+            warc_headers=warc_headers,
+            content_type="application/http; msgtype=response",
+            http_block=block,
+            payload=b"",
+            payload_digest=digest,
+            http_headers=headers,
+            status=ex.status,
         )
 
-    def _request_record(
-        self, ex: HttpExchange, uri: str, warc_date: str, response: ArcWarcRecord
-    ) -> ArcWarcRecord:
-        assert self._writer is not None
-        headers = list(ex.request_headers)
+    def _request_record(self, ex: HttpExchange, uri: str, warc_date: str, response: _Record) -> _Record:
+        headers = ex.request_headers
         if not _has_header(headers, "Host"):
-            headers.insert(0, ("Host", _host_header(uri)))
+            headers = [("Host", _host_header(uri)), *headers]
         if ex.request_body and not _has_header(headers, "Content-Length"):
-            headers.append(("Content-Length", str(len(ex.request_body))))
-        http_headers = StatusAndHeaders(
-            f"{ex.method.upper()} {_request_target(uri)} {http_version(ex.protocol)}",
-            headers,
-            is_http_request=True,
+            headers = [*headers, ("Content-Length", str(len(ex.request_body)))]
+        block, written = _http_block(
+            f"{ex.method.upper()} {_request_target(uri)} {http_version(ex.protocol)}", headers
         )
         warc_headers = _warc_headers("request", uri, warc_date, ex.ip_address)
-        warc_headers["WARC-Concurrent-To"] = response.rec_headers.get_header("WARC-Record-ID")
-        return self._writer.create_warc_record(
-            uri,
-            "request",
-            payload=BytesIO(ex.request_body),
-            length=len(ex.request_body),
-            http_headers=http_headers,
-            warc_headers_dict=warc_headers,
+        warc_headers.append(("WARC-Concurrent-To", response.record_id))
+        return _Record(
+            rec_type="request",
+            warc_headers=warc_headers,
+            content_type="application/http; msgtype=request",
+            http_block=block,
+            payload=ex.request_body,
+            payload_digest=_sha1(ex.request_body) if ex.request_body else _EMPTY_SHA1,
+            http_headers=written,
         )
 
 

@@ -21,7 +21,6 @@ import logging
 import weakref
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -32,7 +31,7 @@ from scrapy.exceptions import NotConfigured, StopDownload
 from scrapy.http import Headers, Response
 from scrapy.statscollectors import StatsCollector
 
-from archive.cdxj import index_missing, write_cdxj
+from archive.cdxj import index_missing, write_cdxj_lines
 from archive.dedup import DEFAULT_MIN_SIZE, PayloadIndex
 from archive.exchange import TRUNCATED_DISCONNECT, TRUNCATED_LENGTH, HttpExchange, RecordLocation
 from archive.paths import relpath
@@ -60,11 +59,13 @@ def capture_for(crawler: Crawler) -> WarcCaptureMiddleware | None:
 
 def header_pairs(headers: Headers) -> list[tuple[str, str]]:
     """Every (name, value), repeated names kept. Latin-1 maps header bytes 1:1 onto str."""
-    pairs: list[tuple[str, str]] = []
-    for name in headers:
-        key = name.decode("latin-1") if isinstance(name, bytes) else str(name)
-        pairs.extend((key, value.decode("latin-1")) for value in headers.getlist(name))
-    return pairs
+    # Headers is a dict of normalised name -> list of values; reading it as such skips getlist()'s
+    # key normalisation per name (this runs twice per page).
+    return [
+        (name.decode("latin-1") if isinstance(name, bytes) else str(name), value.decode("latin-1"))
+        for name, values in dict.items(headers)
+        for value in values
+    ]
 
 
 def truncation_of(response: Response, body_limit_hit: bool) -> str:
@@ -126,7 +127,10 @@ class WarcCaptureMiddleware:
             warcinfo=warcinfo,
             on_close=self._file_closed,
             dedup=self.payloads,
-            cdxj=False,  # indexed on a worker thread: re-reading a 1 GB file would stall the reactor
+            # Indexed on a worker thread: sorting and fsyncing the index of a 1 GB file is no job for
+            # the reactor thread.
+            cdxj=False,
+            on_index=self._index_closed,
         )
         self._indexer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cdxj")
         self._indexing: list[tuple[Path, Future[Path]]] = []
@@ -233,7 +237,8 @@ class WarcCaptureMiddleware:
         # The pointer must lead to a readable payload: for a revisit, the original response.
         source = result.payload_source
         # response.meta is request.meta; the response may not be bound to its request yet at this stage.
-        request.meta[META_KEY] = WarcPointer(**asdict(source))
+        # vars(), not dataclasses.asdict(): same fields, without asdict's recursive deep copy.
+        request.meta[META_KEY] = WarcPointer(**vars(source))
         if result.rec_type == "revisit":
             self._revisits[(source.record_id, result.record.target_uri)] = result.record
             while len(self._revisits) > _PENDING_REVISITS:
@@ -293,7 +298,9 @@ class WarcCaptureMiddleware:
             self.stats.inc_value("newsarchive/warc/files")
         if self.ledger is not None:
             self.ledger.add_file(relpath(self.root, path), "warc")
-        self._indexing.append((path, self._indexer.submit(write_cdxj, path)))
+
+    def _index_closed(self, path: Path, lines: list[str]) -> None:
+        self._indexing.append((path, self._indexer.submit(write_cdxj_lines, path, lines)))
 
 
 def pointer_of(response: Response) -> Any:

@@ -9,15 +9,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 import pytest_twisted
 import scrapy
+from cdxj_indexer.main import CDXJIndexer
 from scrapy.crawler import CrawlerRunner
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.cdxj import EXTRA_FIELDS
+from archive.jsonl import read_rows
 from archive.readback import read_record
 from archive.run import RunLedger, new_run_id, software_versions, write_manifest
 from archive.verify import verify_archive
@@ -217,7 +221,13 @@ def test_crawl_archives_every_exchange_as_received(site: Site, tmp_path: Path) -
     files = RunLedger.for_run(root, run_id).files()
     assert sorted(kind for _, kind in files) == ["articles", "cdxj", "warc"]
     warc_rel = next(rel for rel, kind in files if kind == "warc")
-    assert (root / warc_rel).with_name(Path(warc_rel).name.removesuffix(".warc.gz") + ".cdxj").is_file()
+    cdxj = (root / warc_rel).with_name(Path(warc_rel).name.removesuffix(".warc.gz") + ".cdxj")
+    assert cdxj.is_file()
+    # Written from the lines built while capturing, on the indexing thread: what cdxj-indexer gives.
+    indexer_out = StringIO()
+    CDXJIndexer(indexer_out, [str(root / warc_rel)], sort=True, fields=EXTRA_FIELDS).process_all()
+    assert cdxj.read_text(encoding="utf-8") == indexer_out.getvalue()
+    assert len(cdxj.read_text(encoding="utf-8").splitlines()) == 5  # 4 responses + 1 metadata
 
     # The kept article is also in the WARC: a metadata record whose JSON is the JSONL row.
     (metadata,) = [r for r in records if r["type"] == "metadata"]
@@ -225,7 +235,8 @@ def test_crawl_archives_every_exchange_as_received(site: Site, tmp_path: Path) -
     assert metadata["content_type"] == "application/json"
     assert metadata["uri"] == "urn:newsarchive:article:" + pointer.target_uri
     (jsonl,) = [rel for rel, kind in files if kind == "articles"]
-    (row,) = [json.loads(line) for line in (root / jsonl).read_text(encoding="utf-8").splitlines()]
+    assert jsonl.endswith(".jsonl.gz")
+    (row,) = read_rows(root / jsonl)
     assert json.loads(metadata["body"]) == row
     assert row["warc"]["record_id"] == pointer.record_id
     assert not list(root.rglob("*.open"))

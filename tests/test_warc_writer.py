@@ -110,7 +110,7 @@ def test_records_as_received_and_readable(tmp_path: Path) -> None:
     assert [p[0] for p in parsed] == ["warcinfo"] + ["request", "response"] * len(exchanges)
 
     info = parsed[0][3].decode("utf-8")
-    assert "software: newsarchive/" in info and "warc-writer: warcio/" in info
+    assert "software: newsarchive/" in info and "warc-writer: newsarchive/" in info and "warcio " in info
     assert "operator: ops@example.org" in info and "http-header-user-agent: UA/1" in info
     assert "robots: obey" in info and "format: WARC File Format 1.1" in info
     assert FIDELITY_NOTE in info
@@ -488,3 +488,107 @@ def test_index_missing_indexes_recovered_files(tmp_path: Path) -> None:
     assert index_missing(tmp_path) == []  # already indexed
     offsets = {int(f["offset"]) for _, _, f in read_index(cdxj_path_for(path))}
     assert offsets == {loc.offset for loc in locations[:-1]}
+
+
+def cdxj_indexer_output(path: Path) -> str:
+    """What cdxj-indexer writes for a WARC file, with the options archive/cdxj.py uses for it."""
+    from io import StringIO
+
+    from cdxj_indexer.main import CDXJIndexer
+
+    out = StringIO()
+    CDXJIndexer(out, [str(path)], sort=True, fields=EXTRA_FIELDS).process_all()
+    return out.getvalue()
+
+
+def test_index_built_while_writing_equals_cdxj_indexer_byte_for_byte(tmp_path: Path) -> None:
+    payloads = PayloadIndex(min_size=0)
+    writer = WarcWriter(tmp_path, dedup=payloads)
+    shared = b"<html>" + "同じ本文".encode() * 200 + b"</html>"
+    results = [writer.capture(ex) for ex in sample_exchanges()]  # gzip, query, Japanese path, Shift_JIS, 404
+    first = writer.capture(exchange("http://127.0.0.1:8080/a?x=1&b=2", body=shared))
+    results += [
+        first,
+        writer.capture(exchange("http://127.0.0.1:8080/b", body=shared)),  # identical payload: revisit
+        # 304 to a conditional request: a server-not-modified revisit with no payload digest
+        writer.capture(
+            exchange("http://127.0.0.1:8080/a?x=1&b=2", status=304, body=b"", response_headers=[])
+        ),
+        writer.capture(exchange("http://127.0.0.1:8080/big", body=b"x" * 5000, truncated="length")),
+        writer.capture(exchange("http://127.0.0.1:8080/cut", body=b"y" * 100, truncated="disconnect")),
+        writer.capture(
+            exchange(
+                "http://127.0.0.1:8080/form",
+                method="POST",
+                request_body=b"q=%E6%97%A5",
+                response_headers=[("content-type", " application/json ; charset=utf-8")],
+                body=b'{"ok": 1}',
+            )
+        ),
+        # Non-ASCII header value (warcio percent-encodes it) and no Content-Type at all
+        writer.capture(
+            exchange("http://127.0.0.1:8080/dl", response_headers=[("X-Name", "日本")], body=b"z")
+        ),
+        writer.capture(exchange("https://xn--wgv71a.jp/h2", protocol="h2", status=999, body=b"?")),
+    ]
+    writer.write_metadata(
+        "http://127.0.0.1:8080/a?x=1&b=2",
+        json.dumps({"title": "露朝"}, ensure_ascii=False).encode("utf-8"),
+        refers_to=first.record.record_id,
+        date=first.record.date,
+    )
+    # application/warc-fields metadata is left out of the index by cdxj-indexer, and so by us
+    writer.write_metadata(
+        "http://127.0.0.1:8080/b", b"note: x\r\n", refers_to="<x>", content_type="application/warc-fields"
+    )
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+
+    inline = cdxj_path_for(path).read_bytes()
+    assert inline.decode("utf-8") == cdxj_indexer_output(path)
+    lines = read_index(cdxj_path_for(path))
+    kinds = {r.rec_type for r in results}
+    assert kinds == {"response", "revisit"}
+    assert len(lines) == len(results) + 1  # + the JSON metadata record
+    revisits = sum(1 for r in results if r.rec_type == "revisit")
+    assert revisits >= 2  # the identical /b and the 304
+    assert sum(1 for _, _, f in lines if f.get("mime") == "warc/revisit") == revisits
+    assert {f.get("warc-truncated") for _, _, f in lines} == {None, "length", "disconnect"}
+    assert any(key.startswith("urn:newsarchive:article:") for key, _, _ in lines)
+    assert any("%e8%a8%98%e4%ba%8b" in key for key, _, _ in lines)  # 記事, SURT-lowercased
+    assert {f.get("status") for _, _, f in lines} >= {"200", "304", "404", "999"}
+
+
+def test_index_missing_still_uses_cdxj_indexer_and_agrees(tmp_path: Path) -> None:
+    writer = WarcWriter(tmp_path)
+    for ex in sample_exchanges():
+        writer.write_exchange(ex)
+    path = writer.close()
+    assert path is not None
+    inline = cdxj_path_for(path).read_bytes()
+    cdxj_path_for(path).unlink()
+    assert index_missing(tmp_path) == [cdxj_path_for(path)]
+    assert cdxj_path_for(path).read_bytes() == inline
+
+
+def test_compressed_payload_stored_in_blocks_reads_back(tmp_path: Path) -> None:
+    # Over 65535 bytes: the already-gzipped payload spans several deflate stored blocks.
+    body = gzip.compress(os.urandom(150_000), compresslevel=1)
+    writer = WarcWriter(tmp_path)
+    loc = writer.write_exchange(
+        exchange("http://127.0.0.1:8080/big.gz", body=body, response_headers=[("Content-Encoding", "gzip")])
+    )
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+    assert read_record(path, loc.offset, loc.length).raw_payload == body
+    assert loc.length < len(body) + 1024  # stored, not inflated by a second deflate
+    from fastwarc.warc import ArchiveIterator as FastIterator
+    from fastwarc.warc import WarcRecordType
+
+    with path.open("rb") as fh:
+        bodies = [
+            r.reader.read() for r in FastIterator(fh, record_types=WarcRecordType.response, parse_http=True)
+        ]
+    assert bodies == [body]
