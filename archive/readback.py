@@ -52,6 +52,14 @@ def decode_payload(raw: bytes, http_headers: StatusAndHeaders | None) -> bytes:
 
 def read_record_from(stream: IO[bytes]) -> ReadRecord:
     """Parse the first record of a stream that starts at a record boundary (ValueError otherwise)."""
+    # warcio is lenient: from a position inside a record it may skip ahead and return the NEXT record,
+    # which would make a wrong offset look right. A record boundary starts a gzip member or "WARC/".
+    if not stream.seekable():
+        stream = BytesIO(stream.read())
+    head = stream.read(5)
+    stream.seek(-len(head), 1)
+    if not (head.startswith(b"\x1f\x8b") or head == b"WARC/"):
+        raise ValueError("not the start of a WARC record")
     try:
         return _first_record(stream)
     except ArchiveLoadFailed:
@@ -60,7 +68,9 @@ def read_record_from(stream: IO[bytes]) -> ReadRecord:
 
 
 def _first_record(stream: IO[bytes]) -> ReadRecord:
-    for record in ArchiveIterator(stream):
+    start = stream.tell()  # warcio counts offsets from the stream's position when it starts
+    records = ArchiveIterator(stream)
+    for record in records:
         rec = record.rec_headers
         http = record.http_headers
         status: int | None = None
@@ -68,6 +78,9 @@ def _first_record(stream: IO[bytes]) -> ReadRecord:
             code = http.get_statuscode()
             status = int(code) if code and code.isdigit() else None
         raw = record.raw_stream.read()
+        # asked only after the payload is read: warcio finishes the record to answer
+        if records.get_record_offset() != start:
+            raise ValueError("not the start of a WARC record")
         return ReadRecord(
             rec_type=record.rec_type,
             record_id=rec.get_header("WARC-Record-ID") or "",
