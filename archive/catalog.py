@@ -7,7 +7,7 @@ reindex`). SQLite (stdlib, one file, transactional: a crash mid-refresh rolls ba
 immutable once it has its final name, so a refresh reads only the files it has not ingested yet.
 
 For an s3:// archive the root is the local spool, which may have shed published runs
-(`--delete-local`): pass the store too, and its `.cdxj`, `.jsonl` and manifest objects are ingested
+(`--delete-local`): pass the store too, and its `.cdxj`, `.jsonl.gz` (or older `.jsonl`) and manifest objects are ingested
 as well (same keys as locally; whichever is seen first is read).
 
 A URL counts as archived (`archived()`) when
@@ -30,7 +30,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from archive.cdxj import CDXJ_SUFFIX, CdxjLine
-from archive.paths import ARTICLES_DIR, MANIFEST_NAME, RUNS_DIR, WARC_DIR
+from archive.jsonl import read_rows
+from archive.paths import ARTICLES_DIR, MANIFEST_NAME, RUNS_DIR, WARC_DIR, is_row_file
 from archive.storage import Store
 from archive.warc_writer import METADATA_URI_PREFIX, warc_target_uri
 
@@ -206,10 +207,7 @@ class Catalog:
 
     def _ingest_jsonl(self, key: str, data: bytes) -> None:
         rows = []
-        for line in data.decode("utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
+        for row in read_rows(data):
             pointer = row.get("warc") or {}
             rows.append(
                 (
@@ -274,8 +272,8 @@ def _kind(key: str) -> str | None:
         return None  # temporary files of an atomic write, upload queues: not archive content
     if key.startswith(f"{WARC_DIR}/") and key.endswith(CDXJ_SUFFIX):
         return "cdxj"
-    if key.startswith(f"{ARTICLES_DIR}/") and key.endswith(".jsonl"):
-        return "jsonl"  # `.jsonl.open` files are still being written (or lost): never ingested
+    if is_row_file(key):
+        return "jsonl"  # `.jsonl.gz.open` files are still being written (or lost): never ingested
     parts = key.split("/")
     if len(parts) == 3 and parts[0] == RUNS_DIR and parts[2] == MANIFEST_NAME:
         return "manifest"

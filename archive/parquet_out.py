@@ -1,4 +1,4 @@
-"""Article rows as Parquet, beside each JSONL partition file, for DuckDB / pandas / Spark users.
+"""Article rows as Parquet, beside each JSONL partition file (`<stem>.jsonl.gz` -> `<stem>.parquet`), for DuckDB / pandas / Spark users.
 
 The Arrow schema is derived from the article JSON Schema, not inferred from the rows: inference would
 give each partition file a different schema (an empty list has no item type, a term->count object
@@ -19,7 +19,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from archive.paths import OPEN_SUFFIX, rename_no_replace, resolve_inside
+from archive.jsonl import read_rows
+from archive.paths import OPEN_SUFFIX, is_row_file, parquet_twin, rename_no_replace, resolve_inside
 from archive.run import RunLedger
 
 SCHEMA_META_KEY = b"newsarchive.json_schema"
@@ -165,11 +166,10 @@ def write_parquet_for_run(
     ledger = RunLedger.for_run(root, run_id)
     written = []
     for rel, kind in ledger.files():
-        if kind != "articles" or not rel.endswith(".jsonl"):
+        if kind != "articles" or not is_row_file(rel):
             continue
-        source = resolve_inside(root, rel)
-        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
-        target_rel = rel.removesuffix(".jsonl") + ".parquet"
+        rows = list(read_rows(resolve_inside(root, rel)))
+        target_rel = parquet_twin(rel)
         write_parquet(
             rows, resolve_inside(root, target_rel), json_schema=json_schema or _row_schema(root, rows)
         )

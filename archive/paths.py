@@ -17,6 +17,12 @@ WARC_DIR = "warc"
 ARTICLES_DIR = "articles"
 RUNS_DIR = "runs"
 MANIFEST_NAME = "manifest.json"
+# Article rows: gzip-compressed JSON lines. Plain `.jsonl` is what archives written before the switch
+# hold; readers accept both (archive.jsonl.read_rows), writers only produce the compressed form.
+ROWS_SUFFIX = ".jsonl.gz"
+PLAIN_ROWS_SUFFIX = ".jsonl"
+ROW_FILE_SUFFIXES = (ROWS_SUFFIX, PLAIN_ROWS_SUFFIX)
+PARQUET_SUFFIX = ".parquet"
 
 JST = timezone(timedelta(hours=9), "JST")
 UNKNOWN_DATE = "unknown"
@@ -45,8 +51,32 @@ def warc_relpath(prefix: str, opened_at: datetime, serial: int, host: str, pid: 
 
 
 def article_relpath(run_id: str, outlet: str, day: str, n: int) -> str:
+    """`articles/outlet=<o>/date=<YYYY-MM-DD>/<run-id>-<o>-<n:05d>.jsonl.gz`.
+
+    The storage contract (issue 6) names the file `<run-id>-<n>`; the outlet is kept in the name on
+    purpose: the crawlers of one run (one per outlet, same process) each allocate numbers on their own,
+    so the outlet keeps their names apart whatever partition folder they share, and it tells a human
+    whose file it is without looking at the folder.
+    """
     outlet = safe_component(outlet, "outlet")
-    return f"{ARTICLES_DIR}/outlet={outlet}/date={day}/{run_id}-{outlet}-{n:05d}.jsonl"
+    return f"{ARTICLES_DIR}/outlet={outlet}/date={day}/{run_id}-{outlet}-{n:05d}{ROWS_SUFFIX}"
+
+
+def is_row_file(key: str) -> bool:
+    """A closed article file (compressed or, from older archives, plain); never a `.open` one."""
+    return key.startswith(f"{ARTICLES_DIR}/") and key.endswith(ROW_FILE_SUFFIXES)
+
+
+def row_file_stem(key: str) -> str:
+    """The name without its rows suffix: the Parquet twin is `<stem>.parquet`."""
+    for suffix in ROW_FILE_SUFFIXES:
+        if key.endswith(suffix):
+            return key[: -len(suffix)]
+    raise ValueError(f"{key!r} is not an article rows file")
+
+
+def parquet_twin(key: str) -> str:
+    return row_file_stem(key) + PARQUET_SUFFIX
 
 
 def manifest_relpath(run_id: str) -> str:

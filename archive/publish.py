@@ -25,7 +25,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.paths import ARTICLES_DIR, MANIFEST_NAME, RUNS_DIR, WARC_DIR, manifest_relpath, resolve_inside
+from archive.paths import (
+    MANIFEST_NAME,
+    RUNS_DIR,
+    WARC_DIR,
+    is_row_file,
+    manifest_relpath,
+    resolve_inside,
+)
 from archive.run import sha256_file, write_json_atomic
 from archive.storage import LocalFileChangedError, LocalStore, ObjectExistsError, Store
 from archive.verify import warc_problems
@@ -77,7 +84,7 @@ def upload_rank(key: str) -> int:
         return 0
     if key.endswith(".cdxj"):
         return 1
-    if key.startswith(f"{ARTICLES_DIR}/") and key.endswith((".jsonl", ".jsonl.gz")):
+    if is_row_file(key):
         return 2
     if key.endswith(".parquet"):
         return 3

@@ -1,16 +1,16 @@
 """Repair what a crashed run left in an archive root, and give back the article rows it lost.
 
 A run killed with SIGKILL leaves `*.warc.gz.open` files (each record was flushed as it was written, so
-the complete gzip members survive) and `*.jsonl.open` files whose rows were still in the process's
+the complete gzip members survive) and `*.jsonl.gz.open` files whose rows were still in the process's
 write buffer, partly or wholly lost. Every kept article was written as a metadata record holding its
 full JSON row *before* its JSONL row (pipelines/store.py), right after its response record. So the
 surviving metadata records of the dead run are a superset of its surviving rows, and each one's
 pointer leads to a response that precedes it in the WARC: re-creating the dead run's rows from its
-metadata records loses nothing and points nowhere invalid. Its `.jsonl.open` files are then deleted.
+metadata records loses nothing and points nowhere invalid. Its `.jsonl.gz.open` files are then deleted.
 
 Which run is dead is read from the WARC files, not guessed: a `.warc.gz.open` whose writing process is
 gone (archive.warc_writer's owner check) names its run in the warcinfo record (`isPartOf`). A
-`.jsonl.open` of any other run is left alone (it may belong to a live crawl).
+`.jsonl.gz.open` of any other run is left alone (it may belong to a live crawl).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.cdxj import cdxj_path_for, index_missing, read_cdxj
-from archive.jsonl import JsonlPartitionWriter
-from archive.paths import ARTICLES_DIR, OPEN_SUFFIX, WARC_DIR, fsync_dir, relpath
+from archive.jsonl import JsonlPartitionWriter, iter_row_files, read_rows
+from archive.paths import ARTICLES_DIR, OPEN_SUFFIX, ROW_FILE_SUFFIXES, WARC_DIR, fsync_dir, relpath
 from archive.readback import read_record
 from archive.warc_writer import METADATA_URI_PREFIX, WarcWriter, _owner_is_gone
 
@@ -41,7 +41,7 @@ class RecoveryReport:
     indexes: list[str] = field(default_factory=list)
     salvaged_files: list[str] = field(default_factory=list)  # new closed JSONL files of dead runs
     salvaged_rows: int = 0
-    removed_open_rows: list[str] = field(default_factory=list)  # the dead runs' .jsonl.open files
+    removed_open_rows: list[str] = field(default_factory=list)  # the dead runs' .jsonl.gz.open files
 
 
 def warcinfo_fields(path: Path) -> dict[str, str]:
@@ -87,7 +87,7 @@ def recover_root(root: Path) -> RecoveryReport:
     """Repair leftover WARC files, index them, and re-create the lost rows of the runs that left them.
 
     Idempotent: a second call finds nothing to do. A crash *during* this call between the WARC repair and
-    the end of the salvage leaves the dead run's `.jsonl.open` files (no longer recognisable as dead);
+    the end of the salvage leaves the dead run's `.jsonl.gz.open` files (no longer recognisable as dead);
     `newsarchive verify` reports them.
     """
     root = Path(root)
@@ -98,11 +98,20 @@ def recover_root(root: Path) -> RecoveryReport:
         files, rows = salvage_rows(root, run_id)
         report.salvaged_files += files
         report.salvaged_rows += rows
-        for open_rows in sorted((root / ARTICLES_DIR).rglob(f"{run_id}-*.jsonl{OPEN_SUFFIX}")):
+        for open_rows in _open_row_files(root, run_id):
             open_rows.unlink()
             fsync_dir(open_rows.parent)
             report.removed_open_rows.append(relpath(root, open_rows))
     return report
+
+
+def _open_row_files(root: Path, run_id: str) -> list[Path]:
+    """The run's article files still under their `.open` name (plain ones of older writers included)."""
+    folder = root / ARTICLES_DIR
+    if not folder.is_dir():
+        return []
+    suffixes = tuple(suffix + OPEN_SUFFIX for suffix in ROW_FILE_SUFFIXES)
+    return sorted(p for p in folder.rglob(f"{run_id}-*{OPEN_SUFFIX}") if p.name.endswith(suffixes))
 
 
 def _metadata_rows(root: Path, run_id: str) -> Iterator[dict[str, Any]]:
@@ -137,10 +146,8 @@ def salvage_rows(root: Path, run_id: str) -> tuple[list[str], int]:
     Returns the files written (archive-relative) and the number of rows."""
     root = Path(root)
     present: set[tuple[str, str]] = set()
-    for path in (root / ARTICLES_DIR).rglob(f"{run_id}-*.jsonl") if (root / ARTICLES_DIR).is_dir() else []:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                present.add(_row_key(json.loads(line)))
+    for path in iter_row_files(root, run_id=run_id):
+        present.update(_row_key(row) for row in read_rows(path))
     writer = JsonlPartitionWriter(root, run_id)
     count = 0
     try:

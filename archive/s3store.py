@@ -60,7 +60,9 @@ _CONTENT_TYPES = {
     ".warc.gz": "application/warc",  # never Content-Encoding: gzip, or clients gunzip and offsets break
     ".cdxj": "text/plain; charset=utf-8",
     ".jsonl": "application/x-ndjson; charset=utf-8",
-    ".jsonl.gz": "application/x-ndjson",
+    # The object IS gzip bytes (a .gz file), not a transfer encoding: never Content-Encoding: gzip, or
+    # clients would hand back decompressed bytes whose sha256 no longer matches the manifest.
+    ".jsonl.gz": "application/gzip",
     ".json": "application/json; charset=utf-8",
     ".parquet": "application/vnd.apache.parquet",
 }

@@ -21,9 +21,19 @@ from typing import Any
 
 from fastwarc.warc import ArchiveIterator
 
+from archive.jsonl import RowFileError, iter_lines, read_rows
 from archive.jsonvalidate import errors as validation_errors
 from archive.keys import check_key
-from archive.paths import ARTICLES_DIR, MANIFEST_NAME, OPEN_SUFFIX, RUNS_DIR, WARC_DIR
+from archive.paths import (
+    ARTICLES_DIR,
+    MANIFEST_NAME,
+    OPEN_SUFFIX,
+    PARQUET_SUFFIX,
+    ROW_FILE_SUFFIXES,
+    RUNS_DIR,
+    WARC_DIR,
+    is_row_file,
+)
 from archive.readback import read_record_from
 from archive.run import sha256_file
 from archive.storage import Store, open_store
@@ -78,10 +88,10 @@ def verify_archive(
     for key in _keys(listing, f"{WARC_DIR}/", ".warc.gz"):
         say(f"warc {key}")
         ctx.verify_warc(key)
-    for key in _keys(listing, f"{ARTICLES_DIR}/", ".jsonl"):
+    for key in sorted(k for k in listing if is_row_file(k)):
         say(f"articles {key}")
         ctx.verify_jsonl(key)
-    for key in _keys(listing, f"{ARTICLES_DIR}/", ".parquet"):
+    for key in _keys(listing, f"{ARTICLES_DIR}/", PARQUET_SUFFIX):
         say(f"parquet {key}")
         ctx.verify_parquet(key)
     for key in sorted(k for k in listing if _MANIFEST_KEY.match(k)):
@@ -137,25 +147,24 @@ class _Context:
         data = self.store.read_bytes(key)
         self.digests[key] = hashlib.sha256(data).hexdigest()
         try:
-            text = data.decode("utf-8", errors="strict")
-        except UnicodeDecodeError as exc:
-            self.report.problems.append(f"{key}: not UTF-8 ({exc})")
-            return
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            where = f"{key}:{lineno}"
-            self.report.articles += 1
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                self.report.problems.append(f"{where}: not valid JSON ({exc})")
-                continue
-            self.report.problems.extend(f"{where}: {msg}" for msg in self._schema_problems(row))
-            self.report.problems.extend(f"{where}: {msg}" for msg in _article_problems(self.store, row))
+            for lineno, line in iter_lines(data):
+                where = f"{key}:{lineno}"
+                self.report.articles += 1
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    self.report.problems.append(f"{where}: not valid JSON ({exc})")
+                    continue
+                self.report.problems.extend(f"{where}: {msg}" for msg in self._schema_problems(row))
+                self.report.problems.extend(f"{where}: {msg}" for msg in _article_problems(self.store, row))
+        except RowFileError as exc:
+            self.report.problems.append(f"{key}: {exc}")
 
     def verify_parquet(self, key: str) -> None:
         """The Parquet twin of a JSONL file must hold the same rows."""
-        twin = key.removesuffix(".parquet") + ".jsonl"
-        if twin not in self.listing:
+        stem = key.removesuffix(PARQUET_SUFFIX)
+        twin = next((stem + s for s in ROW_FILE_SUFFIXES if stem + s in self.listing), None)
+        if twin is None:
             return
         from archive.parquet_out import read_parquet_rows  # pyarrow only when there is Parquet to read
 
@@ -167,8 +176,8 @@ class _Context:
             self.report.problems.append(f"{key}: unreadable Parquet ({type(exc).__name__}: {exc})")
             return
         try:
-            expected = [json.loads(line) for line in self.store.read_bytes(twin).decode("utf-8").splitlines()]
-        except ValueError:
+            expected = list(read_rows(self.store.read_bytes(twin)))
+        except RowFileError:
             return  # already reported by the JSONL check
         if rows != expected:
             self.report.problems.append(f"{key}: rows differ from {twin}")

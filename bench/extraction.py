@@ -218,15 +218,20 @@ def _archive_texts(source: Path) -> list[tuple[str, str]]:
     """(url, decoded html) of every article response reextract reads, decoded as reextract does."""
     from scrapy.http import Headers, HtmlResponse
 
-    from crawler.reextract import _Scan
+    from archive.readback import read_record
+    from crawler.reextract import _DROPPED_BY_DECOMPRESSION, _is_html, _Scan
 
     texts = []
     for job in _Scan(source).jobs():
+        record = read_record(Path(job.path), job.offset, job.length)
+        pairs = [(n, v) for n, v in record.http_headers if n.lower() not in _DROPPED_BY_DECOMPRESSION]
+        if not _is_html(record.target_uri, pairs, record.payload):
+            continue
         headers = Headers()
-        for name, value in job.http_headers:
+        for name, value in pairs:
             headers.appendlist(name, value)
-        response = HtmlResponse(url=job.target_uri, body=job.body, headers=headers, status=200)
-        texts.append((job.target_uri, response.text))
+        response = HtmlResponse(url=record.target_uri, body=record.payload, headers=headers, status=200)
+        texts.append((record.target_uri, response.text))
     return texts
 
 

@@ -1,7 +1,7 @@
 """`newsarchive reextract ROOT`: extraction, topic judgement and story clustering again, from the WARCs alone.
 
 A better page object or a new topic then applies to the whole archive without fetching anything. The
-result is a NEW versioned article set (`articles/outlet=*/date=*/<new-run-id>-<outlet>-00000.jsonl`)
+result is a NEW versioned article set (`articles/outlet=*/date=*/<new-run-id>-<outlet>-00000.jsonl.gz`)
 with its own run manifest (kind "articles", config {"reextract_of": [run ids]}); no existing file is
 modified.
 
@@ -29,34 +29,35 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastwarc.warc import ArchiveIterator as FastArchiveIterator
 from fastwarc.warc import WarcRecordType
 from scrapy.http import Headers, HtmlResponse
 from scrapy.responsetypes import responsetypes
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
 
-from archive.jsonl import JsonlPartitionWriter
-from archive.paths import ARTICLES_DIR, WARC_DIR, relpath
-from archive.readback import decode_payload
+from archive.cdxj import cdxj_path_for, read_cdxj
+from archive.jsonl import JsonlPartitionWriter, iter_row_files
+from archive.paths import WARC_DIR, relpath
+from archive.readback import read_record
 from archive.run import latest_run_id, new_run_id, software_versions, write_manifest
 from crawler.config import ConfigError, TopicConfig
 from crawler.items import Article, WarcPointer
-from crawler.parse_page import OutletMatch, fetched_page, outlet_for_url
-from pipelines.dedup import StoryClusterIndex, iter_article_rows, seed_from_rows
+from crawler.parse_page import fetched_page, outlet_for_url
+from pipelines.dedup import Signature, StoryClusterIndex, iter_article_rows, seed_from_rows
 from pipelines.extract import PAGE_ERROR_KEY, extract_article
 from pipelines.relevance import TopicMatcher
 
 logger = logging.getLogger(__name__)
 
-_BATCH = 64  # pages handed to the worker processes at a time: bounds the payload bytes held in memory
+_BATCH = 64  # pages between progress calls; metadata records read per task
+_JOBS_PER_TASK = 16  # pages per worker task: small enough that both workers stay busy to the end
 _DROPPED_BY_DECOMPRESSION = frozenset({"content-encoding", "transfer-encoding"})
 
 Progress = Callable[[int, int], None]
@@ -112,16 +113,26 @@ class ReextractReport:
         return "\n".join(lines)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Job:
-    """One article response record, everything needed to extract it in another process."""
+    """Where one candidate article record is: the worker process reads it itself (main sends no payload)."""
 
+    path: str  # the WARC file, as opened
+    rel: str  # the same, relative to the archive root (what the article's pointer says)
+    offset: int
+    length: int
     outlet: str
     base_url: str | None
-    target_uri: str
-    http_headers: list[tuple[str, str]]  # Content-Encoding already undone and removed
-    body: bytes
-    pointer: WarcPointer
+
+
+@dataclass
+class _Result:
+    """What a worker made of one job. `counted`: the record is an article page (HTML, payload readable)."""
+
+    article: Article | None
+    error: str = ""
+    counted: bool = True
+    signature: Signature | None = None
 
 
 def _warcinfo(payload: bytes) -> dict[str, str]:
@@ -160,8 +171,70 @@ def _is_html(url: str, headers: list[tuple[str, str]], body: bytes) -> bool:
     return issubclass(responsetypes.from_args(headers=scrapy_headers, url=url, body=body), HtmlResponse)
 
 
+@dataclass
+class _WarcFile:
+    """One WARC file as the main process sees it: its warcinfo facts and where its records are."""
+
+    path: Path
+    rel: str
+    run_id: str = ""
+    base_urls: dict[str, str] = field(default_factory=dict)
+    # (offset, length, target uri, http status) of every response record with an HTTP block, in order
+    responses: list[tuple[int, int, str, str]] = field(default_factory=list)
+    metadata: list[tuple[int, int]] = field(default_factory=list)  # indexed metadata records, in order
+    indexed: bool = False  # from the .cdxj (else from a warcio scan, and discovery from a fastwarc pass)
+
+
+def _from_cdxj(path: Path, rel: str) -> _WarcFile | None:
+    """The file's records from its .cdxj and its warcinfo from the first record: no payload decompressed
+    but the warcinfo's. None when that does not work (no index, or no warcinfo at offset 0)."""
+    index = cdxj_path_for(path)
+    if not index.is_file():
+        return None
+    try:
+        first = read_record(path, 0)
+    except Exception:
+        return None
+    if first.rec_type != "warcinfo":
+        return None  # a foreign file may carry its warcinfo elsewhere: the scan finds it
+    info = _warcinfo(first.raw_payload)
+    found = _WarcFile(path, rel, info.get("isPartOf", ""), _base_urls(info, path), indexed=True)
+    lines = sorted(read_cdxj(index), key=lambda line: int(line.fields["offset"]))
+    for line in lines:
+        f = line.fields
+        offset, length = int(f["offset"]), int(f["length"])
+        mime = f.get("mime")
+        # cdxj-indexer gives a status only to response and revisit records with an HTTP block (a
+        # metadata record has none, whatever its URI); a revisit's mime is warc/revisit.
+        if "status" in f and mime != "warc/revisit":
+            found.responses.append((offset, length, str(f.get("url") or ""), str(f["status"])))
+        elif mime != "warc/revisit":
+            found.metadata.append((offset, length))  # or a resource record: the reader checks the type
+    return found
+
+
+def _scanned(path: Path, rel: str) -> _WarcFile:
+    """The same as _from_cdxj for a file without an index: a warcio pass over the whole file."""
+    found = _WarcFile(path, rel)
+    with path.open("rb") as fh:
+        it = ArchiveIterator(fh)
+        for record in it:
+            if record.rec_type == "warcinfo":
+                info = _warcinfo(record.raw_stream.read())
+                found.base_urls = _base_urls(info, path)
+                found.run_id = found.run_id or info.get("isPartOf", "")
+                continue
+            if record.rec_type != "response" or record.http_headers is None:
+                continue
+            record.raw_stream.read()  # the offset and length are known once the record is read
+            uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+            status = record.http_headers.get_statuscode() or ""
+            found.responses.append((it.get_record_offset(), it.get_record_length(), uri, status))
+    return found
+
+
 class _Scan:
-    """Pass over the WARC files: article jobs in file order, plus what the crawl's metadata records say."""
+    """The WARC files in order, where their article records are, and what the crawl's metadata records say."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -170,120 +243,167 @@ class _Scan:
         self.discovered_via: dict[tuple[str, str], str] = {}  # (refers-to record id, fetched url) -> source
         self.response_records = 0
         self.errors: Counter[str] = Counter()
+        self.warcs: list[_WarcFile] = []
+        for path in self.files:
+            rel = relpath(root, path)
+            warc = _from_cdxj(path, rel) or _scanned(path, rel)
+            self.warcs.append(warc)
+            if warc.run_id and warc.run_id not in self.run_ids:
+                self.run_ids.append(warc.run_id)
+            self.response_records += len(warc.responses)
 
     def jobs(self) -> Iterator[_Job]:
-        for path in self.files:
-            yield from self._jobs_of(path)
-
-    def _jobs_of(self, path: Path) -> Iterator[_Job]:
-        rel = relpath(self.root, path)
-        base_urls: dict[str, str] = {}
-        matches: dict[str, OutletMatch] = {}
-        with path.open("rb") as fh:
-            it = ArchiveIterator(fh)
-            for record in it:
-                raw = record.raw_stream.read()
-                offset, length = it.get_record_offset(), it.get_record_length()
-                headers = record.rec_headers
-                if record.rec_type == "warcinfo":
-                    info = _warcinfo(raw)
-                    base_urls = _base_urls(info, path)
-                    run_id = info.get("isPartOf", "")
-                    if run_id and run_id not in self.run_ids:
-                        self.run_ids.append(run_id)
+        """Response records with status 200 whose target URI is an article of a known outlet, in WARC
+        order. Whether the payload is HTML is left to the worker: Scrapy decides it from all the
+        headers, the URL and the start of the body, which an index line does not hold."""
+        for warc in self.warcs:
+            for offset, length, uri, status in warc.responses:
+                if status != "200":
                     continue
-                if record.rec_type != "response" or record.http_headers is None:
+                match = outlet_for_url(uri, warc.base_urls)
+                if match.spider is None or not match.spider.is_article(match.spider.canonicalize(uri)):
                     continue
-                self.response_records += 1
-                job = self._job(rel, offset, length, headers, record.http_headers, raw, base_urls, matches)
-                if job is not None:
-                    yield job
+                path = str(warc.path)
+                yield _Job(path, warc.rel, offset, length, match.name, match.spider.base_url)
 
-    def read_discovery(self) -> None:
-        """What the crawl's article metadata records say about discovery, read before any extraction.
-
-        A metadata record follows its response (possibly in a later file), so this is a pass of its
-        own; fastwarc skips every other record type without parsing it.
-        """
-        for path in self.files:
-            with path.open("rb") as fh:
+    def read_discovery(self, map_: Callable[..., Iterable[Any]] = map) -> None:
+        """What the crawl's article metadata records say about discovery, read before any extraction
+        (a metadata record follows its response, possibly in a later file). Indexed records are read
+        one by one, through `map_` (a worker pool's map); a file without index gets a fastwarc pass,
+        which skips every other record type without parsing it."""
+        for warc in self.warcs:
+            if warc.indexed:
+                chunks = [warc.metadata[i : i + _BATCH] for i in range(0, len(warc.metadata), _BATCH)]
+                for pairs in map_(_discovery_in, [str(warc.path)] * len(chunks), chunks):
+                    for key, via in pairs:
+                        self.discovered_via[key] = via
+                continue
+            with warc.path.open("rb") as fh:
                 for record in FastArchiveIterator(fh, record_types=WarcRecordType.metadata, parse_http=False):
-                    refers_to = record.headers.get("WARC-Refers-To")
-                    if not refers_to or "json" not in (record.headers.get("Content-Type") or ""):
-                        continue
-                    try:
-                        row = json.loads(record.reader.read())
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        continue
-                    if isinstance(row, dict) and row.get("discovered_via"):
-                        key = (str(refers_to), str(row.get("fetched_url") or ""))
-                        self.discovered_via[key] = str(row["discovered_via"])
-
-    def _job(
-        self,
-        rel: str,
-        offset: int,
-        length: int,
-        headers: StatusAndHeaders,
-        http: StatusAndHeaders,
-        raw: bytes,
-        base_urls: dict[str, str],
-        matches: dict[str, OutletMatch],
-    ) -> _Job | None:
-        if http.get_statuscode() != "200":
-            return None
-        uri = headers.get_header("WARC-Target-URI") or ""
-        match = outlet_for_url(uri, base_urls)
-        if match.spider is None or not match.spider.is_article(match.spider.canonicalize(uri)):
-            return None
-        try:
-            body = decode_payload(raw, http)
-        except Exception as exc:  # a corrupt gzip body: the record stays, the page is counted
-            self.errors[f"decode/{type(exc).__name__}"] += 1
-            logger.warning("%s: cannot decode the payload of %s: %s", rel, uri, exc)
-            return None
-        pairs = [(n, v) for n, v in http.headers if n.lower() not in _DROPPED_BY_DECOMPRESSION]
-        if not _is_html(uri, pairs, body):
-            return None
-        pointer = WarcPointer(
-            filename=Path(rel).name,
-            path=rel,
-            offset=offset,
-            length=length,
-            record_id=headers.get_header("WARC-Record-ID") or "",
-            payload_digest=headers.get_header("WARC-Payload-Digest") or "",
-            target_uri=uri,
-            date=headers.get_header("WARC-Date") or "",
-        )
-        base_url = match.spider.base_url
-        return _Job(match.name, base_url, uri, pairs, body, pointer)
+                    found = _discovery(
+                        record.headers.get("WARC-Refers-To"),
+                        record.headers.get("Content-Type"),
+                        record.reader.read(),
+                    )
+                    if found is not None:
+                        self.discovered_via[found[0]] = found[1]
 
 
-def _extract(job: _Job, run_id: str, min_extracted_size: int) -> tuple[Article | None, str]:
-    """Runs in a worker process: one record -> Article (or None and the error key)."""
+def _discovery(
+    refers_to: str | None, content_type: str | None, payload: bytes
+) -> tuple[tuple[str, str], str] | None:
+    if not refers_to or "json" not in (content_type or ""):
+        return None
     try:
-        match = outlet_for_url(job.target_uri, {job.outlet: job.base_url} if job.base_url else None)
-        scrapy_headers = Headers()
-        for name, value in job.http_headers:
-            scrapy_headers.appendlist(name, value)
-        response = HtmlResponse(url=job.target_uri, body=job.body, headers=scrapy_headers, status=200)
-        page = fetched_page(match, response, warc=job.pointer, fetched_at=_fetched_at(job.pointer.date))
-        article = extract_article(page, run_id=run_id, min_extracted_size=min_extracted_size)
-    except Exception as exc:
-        logger.warning("extraction of %s failed: %s: %s", job.target_uri, type(exc).__name__, exc)
-        return None, f"extract_failed/{type(exc).__name__}"
-    return article, ""
+        row = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(row, dict) and row.get("discovered_via"):
+        return (str(refers_to), str(row.get("fetched_url") or "")), str(row["discovered_via"])
+    return None
 
 
-def _extract_batch(
-    batch: list[_Job], run_id: str, min_extracted_size: int
-) -> list[tuple[Article | None, str]]:
-    return [_extract(job, run_id, min_extracted_size) for job in batch]
+def _discovery_in(path: str, locations: list[tuple[int, int]]) -> list[tuple[tuple[str, str], str]]:
+    """Runs in a worker process: the discovery facts of some metadata records of one file."""
+    found = []
+    for offset, length in locations:
+        try:
+            record = read_record(Path(path), offset, length)
+        except Exception as exc:  # a damaged record only costs its discovered_via
+            logger.warning("%s: cannot read the metadata record at %d: %s", path, offset, exc)
+            continue
+        if record.rec_type != "metadata":
+            continue
+        headers = {name.lower(): value for name, value in reversed(record.warc_headers)}
+        item = _discovery(headers.get("warc-refers-to"), headers.get("content-type"), record.raw_payload)
+        if item is not None:
+            found.append(item)
+    return found
 
 
-def _batches(jobs: Iterator[_Job], size: int) -> Iterator[list[_Job]]:
-    batch: list[_Job] = []
-    for job in jobs:
+class _Worker:
+    """Everything done per page: read the record, extract, judge the topics, sign the text for the
+    story index. One per worker process (built by its initializer), or one in the main process."""
+
+    def __init__(self, topics: Sequence[TopicConfig], run_id: str, min_extracted_size: int) -> None:
+        self.matchers = [TopicMatcher(t) for t in topics]
+        self.run_id = run_id
+        self.min_extracted_size = min_extracted_size
+
+    def process(self, job: _Job) -> _Result:
+        try:
+            record = read_record(Path(job.path), job.offset, job.length)
+        except Exception as exc:  # a corrupt gzip body: the record stays, the page is counted
+            logger.warning("%s: cannot decode the record at %d: %s", job.rel, job.offset, exc)
+            return _Result(None, f"decode/{type(exc).__name__}", counted=False)
+        uri = record.target_uri
+        pairs = [(n, v) for n, v in record.http_headers if n.lower() not in _DROPPED_BY_DECOMPRESSION]
+        if not _is_html(uri, pairs, record.payload):
+            return _Result(None, counted=False)
+        pointer = WarcPointer(
+            filename=Path(job.rel).name,
+            path=job.rel,
+            offset=job.offset,
+            length=job.length,
+            record_id=record.record_id,
+            payload_digest=record.payload_digest,
+            target_uri=uri,
+            date=record.date,
+        )
+        try:
+            match = outlet_for_url(uri, {job.outlet: job.base_url} if job.base_url else None)
+            scrapy_headers = Headers()
+            for name, value in pairs:
+                scrapy_headers.appendlist(name, value)
+            response = HtmlResponse(url=uri, body=record.payload, headers=scrapy_headers, status=200)
+            page = fetched_page(match, response, warc=pointer, fetched_at=_fetched_at(pointer.date))
+            article = extract_article(page, run_id=self.run_id, min_extracted_size=self.min_extracted_size)
+        except Exception as exc:
+            logger.warning("extraction of %s failed: %s: %s", uri, type(exc).__name__, exc)
+            return _Result(None, f"extract_failed/{type(exc).__name__}")
+        article.topics = [m.judge(article.title, article.text, stage=2) for m in self.matchers]
+        return _Result(article, signature=Signature.of(article.text))
+
+    def process_batch(self, batch: list[_Job]) -> list[_Result]:
+        return [self.process(job) for job in batch]
+
+
+_worker: _Worker | None = None  # the worker process's own, set by _init_worker
+
+
+def _init_worker(topics: Sequence[TopicConfig], run_id: str, min_extracted_size: int) -> None:
+    global _worker
+    _worker = _Worker(topics, run_id, min_extracted_size)
+
+
+def _process_batch(batch: list[_Job]) -> list[_Result]:
+    assert _worker is not None, "worker process not initialised"
+    return _worker.process_batch(batch)
+
+
+def _signatures(texts: list[str]) -> list[Signature]:
+    return [Signature.of(text) for text in texts]
+
+
+def _seed(
+    index: StoryClusterIndex, rows: Iterator[dict[str, Any]], map_: Callable[..., Iterable[Any]]
+) -> None:
+    """seed_from_rows with the rows' signatures computed through `map_` (the pool's, so in parallel),
+    a bounded number of rows at a time."""
+    for chunk in _batches(rows, 8 * _JOBS_PER_TASK):
+        texts = [str(row.get("text") or "") for row in chunk]
+        parts = map_(
+            _signatures, [texts[i : i + _JOBS_PER_TASK] for i in range(0, len(texts), _JOBS_PER_TASK)]
+        )
+        seed_from_rows(index, chunk, signatures=[sig for part in parts for sig in part])
+
+
+T = TypeVar("T")
+
+
+def _batches(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for job in items:
         batch.append(job)
         if len(batch) >= size:
             yield batch
@@ -292,23 +412,23 @@ def _batches(jobs: Iterator[_Job], size: int) -> Iterator[list[_Job]]:
         yield batch
 
 
-def _extracted(
-    scan: _Scan, run_id: str, min_extracted_size: int, workers: int
-) -> Iterator[tuple[Article | None, str]]:
-    """Extraction results in WARC order, computed by `workers` processes (1 = in this process)."""
-    if workers <= 1:
+def _results(
+    scan: _Scan, pool: ProcessPoolExecutor | None, workers: int, local: _Worker | None
+) -> Iterator[_Result]:
+    """Per-page results in WARC order, from the pool or (workers=1) from this process."""
+    if pool is None:
+        assert local is not None
         for job in scan.jobs():
-            yield _extract(job, run_id, min_extracted_size)
+            yield local.process(job)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = []
-        for batch in _batches(scan.jobs(), _BATCH // workers or 1):
-            pending.append(pool.submit(_extract_batch, batch, run_id, min_extracted_size))
-            # Keep a few batches per worker in flight: enough to stay busy, little payload in memory.
-            while len(pending) > 2 * workers:
-                yield from pending.pop(0).result()
-        for future in pending:
-            yield from future.result()
+    pending = []
+    for batch in _batches(scan.jobs(), _JOBS_PER_TASK):
+        pending.append(pool.submit(_process_batch, batch))
+        # A few tasks per worker in flight: enough to stay busy, few results waiting in memory.
+        while len(pending) > 4 * workers:
+            yield from pending.pop(0).result()
+    for future in pending:
+        yield from future.result()
 
 
 def reextract(
@@ -328,35 +448,51 @@ def reextract(
     started_at = datetime.now(UTC).isoformat()
     run_id = run_id or new_run_id()
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    matchers = [TopicMatcher(t) for t in topics]
     scan = _Scan(root)
-    scan.read_discovery()
     report = ReextractReport(run_id=run_id, reextract_of=[], warc_files=len(scan.files))
-
-    index = StoryClusterIndex()
-    existing = sorted((root / ARTICLES_DIR).glob("outlet=*/date=*/*.jsonl"), key=lambda p: (p.name, str(p)))
-    seed_from_rows(index, iter_article_rows(existing))
-
-    writer = JsonlPartitionWriter(root, run_id)
     errors: Counter[str] = Counter()
     topic_counts: Counter[str] = Counter()
+    # Created before the index is seeded, but it lists nothing: its files stay `.open` until closed.
+    writer = JsonlPartitionWriter(root, run_id)
+    pool: ProcessPoolExecutor | None = None
+    local: _Worker | None = None
     try:
-        for article, error in _extracted(scan, run_id, min_extracted_size, workers):
+        if workers > 1:
+            # Each worker builds its matchers once; jobs carry only a record's location, not its bytes.
+            pool = ProcessPoolExecutor(
+                max_workers=workers,
+                initializer=_init_worker,
+                initargs=(list(topics), run_id, min_extracted_size),
+            )
+            scan.read_discovery(pool.map)
+        else:
+            local = _Worker(topics, run_id, min_extracted_size)
+            scan.read_discovery()
+        index = StoryClusterIndex()
+        _seed(index, iter_article_rows(iter_row_files(root)), pool.map if pool is not None else map)
+        for result in _results(scan, pool, workers, local):
+            if result.error:
+                errors[result.error] += 1
+            if not result.counted:
+                continue
             report.article_pages += 1
+            article = result.article
             if article is None:
-                errors[error] += 1
                 continue
             if PAGE_ERROR_KEY in article.extraction:
                 errors["page_object_failed"] += 1
             article.discovered_via = scan.discovered_via.get(
                 (article.warc.record_id, article.fetched_url), article.discovered_via
             )
-            article.topics = [m.judge(article.title, article.text, stage=2) for m in matchers]
             accepted = [t.name for t in article.topics if t.accepted]
             topic_counts.update(accepted)
             # Clustered whether kept or not: an off-topic copy still links the copies that are kept.
             article.story_cluster_id = index.assign(
-                article.text_hash, article.text, article.url, article.published_at
+                article.text_hash,
+                article.text,
+                article.url,
+                article.published_at,
+                signature=result.signature,
             )
             if accepted or archive_all:
                 writer.write(article.to_json())
@@ -367,6 +503,8 @@ def reextract(
                 progress(report.article_pages, report.kept)
     finally:
         report.files = writer.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     if progress is not None:
         progress(report.article_pages, report.kept)
     errors.update(scan.errors)

@@ -244,7 +244,7 @@ def run_crawl(plan: CrawlPlan) -> CrawlResult:
     location = [
         f"Archive root: {plan.root}",
         f"  WARC files:     {len(warcs):>4}  ({records} request/response records)  under warc/",
-        f"  Article files:  {len(articles):>4}  ({kept} articles as JSON lines)  under articles/",
+        f"  Article files:  {len(articles):>4}  ({kept} articles as gzipped JSON lines)  under articles/",
         f"  Run manifest:         {manifest.relative_to(plan.root)}",
     ]
     for report in published:

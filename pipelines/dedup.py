@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -41,7 +40,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from archive.paths import ARTICLES_DIR
+from archive.jsonl import iter_row_files, read_rows
 from crawler.config import ConfigError
 from crawler.items import Article
 
@@ -115,6 +114,20 @@ class Sketch:
         return min(1.0, intersection / smaller)
 
 
+@dataclass(frozen=True)
+class Signature:
+    """What the index needs of a body, computable in another process (reextract's workers) and passed
+    to assign/best_match: its sketch, or None when the body is too short to cluster by content."""
+
+    sketch: Sketch | None
+
+    @classmethod
+    def of(cls, text: str) -> Signature:
+        if len(normalise_for_shingles(text)) < SHINGLE_SIZE:
+            return cls(None)
+        return cls(Sketch.of(text))
+
+
 def _day_number(published_at: str | None) -> int | None:
     try:
         return date.fromisoformat((published_at or "")[:10]).toordinal()
@@ -162,11 +175,23 @@ class StoryClusterIndex:
     def __len__(self) -> int:
         return len(self._by_hash)
 
-    def assign(self, text_hash: str, text: str, url: str = "", published_at: str | None = None) -> str:
-        """The cluster id for a new article body (joining an existing cluster or starting one)."""
-        if self._too_short(text):
+    def assign(
+        self,
+        text_hash: str,
+        text: str,
+        url: str = "",
+        published_at: str | None = None,
+        *,
+        signature: Signature | None = None,
+    ) -> str:
+        """The cluster id for a new article body (joining an existing cluster or starting one).
+
+        `signature`: Signature.of(text) computed beforehand (e.g. in a worker process), so that only
+        the index lookup is left to do here; the result is the same as without it."""
+        # The sketch is the costly part: done outside the lock (or elsewhere, given as `signature`).
+        sketch = (signature or Signature.of(text)).sketch
+        if sketch is None:
             return _singleton_id(url or text_hash)
-        sketch = Sketch.of(text)  # the costly part, done outside the lock
         day = _day_number(published_at)
         with self._lock:
             known = self._by_hash.get(text_hash)
@@ -177,25 +202,36 @@ class StoryClusterIndex:
             self._add(text_hash, sketch, cluster, day)
             return cluster
 
-    def seed(self, text_hash: str, text: str, cluster_id: str, published_at: str | None = None) -> None:
-        """Record an already archived body with the cluster id it was given (first id for a hash wins)."""
-        if not cluster_id or self._too_short(text):
+    def seed(
+        self,
+        text_hash: str,
+        text: str,
+        cluster_id: str,
+        published_at: str | None = None,
+        *,
+        signature: Signature | None = None,
+    ) -> None:
+        """Record an already archived body with the cluster id it was given (first id for a hash wins);
+        `signature` as for assign."""
+        if not cluster_id:
             return
-        sketch = Sketch.of(text)
+        sketch = (signature or Signature.of(text)).sketch
+        if sketch is None:
+            return
         with self._lock:
             if text_hash not in self._by_hash:
                 self._add(text_hash, sketch, cluster_id, _day_number(published_at))
 
-    def best_match(self, text: str, published_at: str | None = None) -> Match | None:
-        """The most similar known cluster above the thresholds (for explaining a decision)."""
-        if self._too_short(text):
+    def best_match(
+        self, text: str, published_at: str | None = None, *, signature: Signature | None = None
+    ) -> Match | None:
+        """The most similar known cluster above the thresholds (for explaining a decision);
+        `signature` as for assign."""
+        sketch = (signature or Signature.of(text)).sketch
+        if sketch is None:
             return None
-        sketch = Sketch.of(text)
         with self._lock:
             return self._best_match(sketch, _day_number(published_at))
-
-    def _too_short(self, text: str) -> bool:
-        return len(normalise_for_shingles(text)) < SHINGLE_SIZE
 
     def _add(self, text_hash: str, sketch: Sketch, cluster: str, day: int | None) -> None:
         self._by_hash[text_hash] = cluster
@@ -236,24 +272,25 @@ class StoryClusterIndex:
 
 
 def iter_article_rows(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    """Rows of closed JSONL files (a partly written line, which closed files never have, is skipped)."""
+    """Rows of closed article files (a line that is not a JSON object, which closed files never have,
+    is skipped: seeding uses what is there)."""
     for path in paths:
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    logger.warning("%s: skipping a line that is not JSON", path)
-                    continue
-                if isinstance(row, dict):
-                    yield row
+        yield from read_rows(path, skip_bad_lines=True)
 
 
-def seed_from_rows(index: StoryClusterIndex, rows: Iterable[dict[str, Any]]) -> int:
+def seed_from_rows(
+    index: StoryClusterIndex,
+    rows: Iterable[dict[str, Any]],
+    *,
+    signatures: Iterable[Signature | None] | None = None,
+) -> int:
     """Seed the index with archived rows, in the order given. Rows from before story clusters existed
-    (no story_cluster_id) are clustered as if they arrived now. Returns the number of rows read."""
+    (no story_cluster_id) are clustered as if they arrived now. `signatures`: Signature.of(row text)
+    computed beforehand, one per row given (None: compute it here). Returns the number of rows read."""
     n = 0
+    given = iter(signatures) if signatures is not None else None
     for row in rows:
+        signature = next(given) if given is not None else None
         text, text_hash = str(row.get("text") or ""), str(row.get("text_hash") or "")
         if not text_hash:
             continue
@@ -262,9 +299,9 @@ def seed_from_rows(index: StoryClusterIndex, rows: Iterable[dict[str, Any]]) -> 
         published = row.get("published_at")
         published = str(published) if published else None
         if cluster:
-            index.seed(text_hash, text, str(cluster), published)
+            index.seed(text_hash, text, str(cluster), published, signature=signature)
         else:
-            index.assign(text_hash, text, str(row.get("url") or ""), published)
+            index.assign(text_hash, text, str(row.get("url") or ""), published, signature=signature)
     return n
 
 
@@ -275,7 +312,7 @@ def partition_files(root: Path, days: Iterable[str], *, exclude_run_id: str = ""
     """
     found: list[Path] = []
     for day in days:
-        found += (Path(root) / ARTICLES_DIR).glob(f"outlet=*/date={day}/*.jsonl")
+        found += iter_row_files(root, day=day)
     if exclude_run_id:
         found = [p for p in found if not p.name.startswith(exclude_run_id + "-")]
     return sorted(found, key=lambda p: (p.name, str(p)))

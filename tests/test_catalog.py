@@ -13,7 +13,7 @@ import pytest
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.exchange import HttpExchange, RecordLocation
-from archive.jsonl import JsonlPartitionWriter
+from archive.jsonl import JsonlPartitionWriter, iter_row_files, read_rows
 from archive.recovery import dead_runs, recover_root
 from archive.run import write_manifest
 from archive.storage import LocalStore
@@ -108,7 +108,7 @@ def archive(tmp_path: Path) -> Path:
 
 def test_catalog_counts_rows_metadata_and_finished_runs(archive: Path) -> None:
     with Catalog.open(archive) as catalog:
-        assert catalog.refresh() == 3  # one .cdxj, one .jsonl, one manifest
+        assert catalog.refresh() == 3  # one .cdxj, one .jsonl.gz, one manifest
         # the kept article, under its canonical URL and under the URL it was fetched from
         assert catalog.archived(REAL + "/a/1") and catalog.archived(SIM + "/a/1")
         # fetched and judged by a finished run, not kept: still archived
@@ -169,9 +169,9 @@ def killed_run(tmp_path: Path) -> tuple[Path, list[str]]:
     writer.write_exchange(exchange("/b/4"))  # captured, not yet extracted
     open_warc = writer.current_path
     assert open_warc is not None
-    rows_open = next(scratch.rglob("*.jsonl.open"))
-    for handle in rows._open.values():
-        handle[1].flush()
+    rows_open = next(scratch.rglob("*.jsonl.gz.open"))
+    for _rel, _raw, gz in rows._open.values():
+        gz.flush()  # a sync flush: the first row's compressed bytes reach the file, as a buffer would
     # Copy the files as the dead process left them: it never closed them.
     copies = []
     for src in (open_warc, rows_open):
@@ -202,9 +202,7 @@ def test_recovery_salvages_the_rows_of_a_killed_run(tmp_path: Path) -> None:
     assert report.removed_open_rows == [open_rows]
     assert report.salvaged_rows == 3
     assert not list(root.rglob("*.open"))
-    rows = [
-        json.loads(line) for p in (root / "articles").rglob("*.jsonl") for line in p.read_text().splitlines()
-    ]
+    rows = [row for p in iter_row_files(root) for row in read_rows(p)]
     assert sorted(r["url"] for r in rows) == [REAL + "/b/1", REAL + "/b/2", REAL + "/b/3"]
     assert all(r["run_id"] == "r9" for r in rows)
     report_v = verify_archive(root)  # every salvaged row's pointer reads back its response
@@ -220,11 +218,7 @@ def test_recovery_salvages_the_rows_of_a_killed_run(tmp_path: Path) -> None:
 
 
 def test_get_record_and_reindex_commands(archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = [
-        json.loads(line)
-        for p in (archive / "articles").rglob("*.jsonl")
-        for line in p.read_text().splitlines()
-    ]
+    rows = [row for p in iter_row_files(archive) for row in read_rows(p)]
     pointer = rows[0]["warc"]
     args = ["get-record", str(archive), "--file", pointer["path"], "--offset", str(pointer["offset"])]
     assert main([*args, "--length", str(pointer["length"])]) == 0

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.jsonl import iter_row_files, read_rows
 from archive.readback import read_record
 from archive.warc_writer import iter_gzip_members
 from crawler.simulator import Simulator
@@ -73,7 +74,7 @@ def test_killed_crawl_resumes_without_refetching_kept_articles(
             run1.wait(timeout=30)
         assert run1.returncode == -signal.SIGKILL
         assert list(root.rglob("*.warc.gz.open")), "the kill left no open WARC file to repair"
-        assert not list(root.rglob("*.jsonl")), "a killed run has closed no article file"
+        assert not list(iter_row_files(root)), "a killed run has closed no article file"
         kept_by_run1 = surviving_articles(root)
         assert kept_by_run1, "no article survived the kill: the test proves nothing"
         first_requests = len(sim.requests)
@@ -98,11 +99,7 @@ def test_killed_crawl_resumes_without_refetching_kept_articles(
     expected = {key for key, a in by_path.items() if a.url not in kept_by_run1}
     assert sorted(second) == sorted(expected)
     # Every in-window article is archived exactly once across both runs.
-    rows = [
-        json.loads(line)
-        for path in (root / "articles").rglob("*.jsonl")
-        for line in path.read_text().splitlines()
-    ]
+    rows = [row for path in iter_row_files(root) for row in read_rows(path)]
     counts = Counter(row["url"] for row in rows)
     assert set(counts) == {a.url for a in by_path.values()}
     assert all(n == 1 for n in counts.values()), [u for u, n in counts.items() if n > 1]

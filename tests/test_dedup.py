@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest_twisted
 from twisted.internet.defer import Deferred
 
+from archive.jsonl import encode_rows
 from crawler.items import Article, WarcPointer
 from pipelines.dedup import (
     JACCARD_THRESHOLD,
+    Signature,
     Sketch,
     StoryClusterIndex,
     StoryClusterPipeline,
@@ -181,12 +182,10 @@ def test_pipeline_joins_a_copy_archived_by_an_earlier_run(tmp_path: Path) -> Non
     earlier.story_cluster_id = "story:fromearlierrun01"
     part = tmp_path / "articles" / "outlet=tokyo" / "date=2025-03-19"
     part.mkdir(parents=True)
-    (part / "20250319T000000Z-aaaaaa-tokyo-00000.jsonl").write_text(
-        json.dumps(earlier.to_json(), ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    (part / "20250319T000000Z-aaaaaa-tokyo-00000.jsonl.gz").write_bytes(encode_rows([earlier.to_json()]))
     # A file of this very run must not be read back as "earlier".
-    (part / "20250320T000000Z-bbbbbb-tokyo-00000.jsonl").write_text(
-        json.dumps({**earlier.to_json(), "story_cluster_id": "story:thisrun0000000"}) + "\n", encoding="utf-8"
+    (part / "20250320T000000Z-bbbbbb-tokyo-00000.jsonl.gz").write_bytes(
+        encode_rows([{**earlier.to_json(), "story_cluster_id": "story:thisrun0000000"}])
     )
     pipeline = StoryClusterPipeline(tmp_path, "20250320T000000Z-bbbbbb")
     copy = _article("https://www.nikkei.com/article/2", REWRITE, title="t2")
@@ -219,3 +218,20 @@ def test_a_one_sentence_excerpt_does_not_chain_two_stories() -> None:
     second = _text([opening, *OTHER])
     ids = [index.assign(text_hash(t), t, f"u{i}") for i, t in enumerate((first, excerpt, second))]
     assert ids[2] != ids[0]
+
+
+def test_a_signature_computed_elsewhere_gives_the_same_clusters() -> None:
+    """reextract signs the text in a worker process and passes the signature to assign/best_match."""
+    import pickle
+
+    bodies = [_text(WIRE), _text(REWRITE), _text(OTHER), "", "短い"]
+    plain, signed = StoryClusterIndex(), StoryClusterIndex()
+    for i, body in enumerate(bodies):
+        signature = pickle.loads(pickle.dumps(Signature.of(body)))  # as it crosses from a worker
+        assert (signature.sketch is None) == (len(body.strip()) < 4)
+        url = f"https://a/{i}"
+        assert plain.best_match(body) == signed.best_match(body, signature=signature)
+        assert plain.assign(text_hash(body), body, url) == signed.assign(
+            text_hash(body), body, url, signature=signature
+        )
+    assert signed.best_match(bodies[1], signature=Signature.of(bodies[1])) is not None

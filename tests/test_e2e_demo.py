@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.jsonl import iter_row_files, read_rows
 from crawler.simulator import Simulator
 
 pytestmark = pytest.mark.e2e
@@ -42,10 +43,22 @@ def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpro
 
 
 def _rows(root: Path) -> list[dict]:
-    rows = []
-    for path in sorted((root / "articles").rglob("*.jsonl")):
-        rows += [json.loads(line) for line in path.read_text("utf-8").splitlines()]
-    return rows
+    return [row for path in iter_row_files(root) for row in read_rows(path)]
+
+
+def test_article_files_are_gzip_json_lines_with_parquet_twins(
+    demo_archive: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    root, _ = demo_archive
+    files = sorted(p for p in (root / "articles").rglob("*") if p.is_file())
+    row_files = [p for p in files if p.suffix != ".parquet"]
+    assert row_files and all(p.name.endswith(".jsonl.gz") for p in row_files), row_files
+    for path in row_files:
+        outlet = path.parent.parent.name.removeprefix("outlet=")
+        assert path.name.endswith(f"-{outlet}-00000.jsonl.gz")
+        lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+        assert lines and all(json.loads(line)["outlet"] == outlet for line in lines)
+        assert path.with_name(path.name.removesuffix(".jsonl.gz") + ".parquet") in files
 
 
 def test_demo_exits_zero_and_reports(demo_archive: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
@@ -155,7 +168,7 @@ def test_manifest_lists_every_file_with_sha256(
     manifest = json.loads(manifests[0].read_text("utf-8"))
     listed = {f["path"] for f in manifest["files"]}
     on_disk = {str(p.relative_to(root)) for p in (root / "warc").rglob("*.warc.gz")}
-    on_disk |= {str(p.relative_to(root)) for p in (root / "articles").rglob("*.jsonl")}
+    on_disk |= {str(p.relative_to(root)) for p in iter_row_files(root)}
     assert on_disk <= listed
     for entry in manifest["files"]:
         data = (root / entry["path"]).read_bytes()

@@ -48,7 +48,7 @@ def test_demo_into_s3_then_verify_there(s3: S3Env, tmp_path: Path) -> None:
     assert {"warc", "cdxj", "articles", "parquet", "schema"} <= kinds
     assert manifest["config"]["archive"] == url
     # the verified upload let --delete-local empty the spool of the run's data
-    assert not list(spool.rglob("*.warc.gz")) and not list(spool.rglob("*.jsonl"))
+    assert not list(spool.rglob("*.warc.gz")) and not list(spool.rglob("*.jsonl.gz"))
     queue = spool / ".upload-queue"
     assert not (queue.exists() and any(queue.glob("*.json")))
 

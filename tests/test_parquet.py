@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from archive.jsonl import read_rows
 from archive.parquet_out import read_parquet_rows, write_parquet
 from archive.verify import verify_archive
 from crawler.schema import article_schema
 from tests.s3server import build_run
 
 
-def _jsonl_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
-
-
 def test_round_trip_equals_the_jsonl_rows(tmp_path: Path) -> None:
     run = build_run(tmp_path / "root", articles=5)
     parquet = run.keys("parquet")
+    assert all(j.endswith(".jsonl.gz") for j in run.keys("articles"))
+    # `<run-id>-<outlet>-<n>.jsonl.gz` has the twin `<run-id>-<outlet>-<n>.parquet`
     assert [p.removesuffix(".parquet") for p in parquet] == [
-        j.removesuffix(".jsonl") for j in run.keys("articles")
+        j.removesuffix(".jsonl.gz") for j in run.keys("articles")
     ]
     for rel in run.keys("articles"):
-        rows = _jsonl_rows(run.root / rel)
-        back = read_parquet_rows(run.root / rel.replace(".jsonl", ".parquet"))
+        rows = list(read_rows(run.root / rel))
+        back = read_parquet_rows(run.root / rel.replace(".jsonl.gz", ".parquet"))
         assert back == rows
     # rows with None dates, empty lists and term->count maps all came through
     all_rows = [r for rel in parquet for r in read_parquet_rows(run.root / rel)]
@@ -47,7 +45,7 @@ def test_every_partition_file_has_the_same_arrow_schema(tmp_path: Path) -> None:
 
 def test_rows_with_fields_outside_the_schema_are_refused(tmp_path: Path) -> None:
     run = build_run(tmp_path / "root", parquet=False)
-    row = _jsonl_rows(run.root / run.keys("articles")[0])[0]
+    row = next(read_rows(run.root / run.keys("articles")[0]))
     row["warc"]["unexpected"] = 1
     with pytest.raises(ValueError, match="unexpected"):
         write_parquet([row], tmp_path / "x.parquet", json_schema=article_schema())

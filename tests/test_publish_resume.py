@@ -108,7 +108,7 @@ def test_failed_upload_is_retried_by_the_next_run_and_local_copies_deleted_only_
         report = publish_run(run.root, run.run_id, store, delete_local=True)
         assert not report.ok and len(report.failed) == 1
         assert not report.deleted_local and all((run.root / k).is_file() for k in run.keys())
-        assert [k for k in s3.keys("archive/") if k.endswith(".jsonl") or "/runs/" in k] == []
+        assert [k for k in s3.keys("archive/") if k.endswith(".jsonl.gz") or "/runs/" in k] == []
     (report,) = publish_pending(run.root, S3Store.from_url(s3.url()), delete_local=True)
     assert report.ok, report.problems()
     assert run.keys("warc")[0] not in report.uploaded + report.already_present  # done before: skipped

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.jsonl import iter_row_files, read_rows
 from crawler.config import ConfigError, TermGroup, TopicConfig, builtin_topics
 from crawler.reextract import reextract
 
@@ -50,9 +51,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def rows_by_run(root: Path) -> dict[str, dict[str, dict]]:
     runs: dict[str, dict[str, dict]] = {}
-    for path in sorted((root / "articles").rglob("*.jsonl")):
-        for line in path.read_text("utf-8").splitlines():
-            row = json.loads(line)
+    for path in iter_row_files(root):
+        for row in read_rows(path):
             runs.setdefault(row["run_id"], {})[row["url"]] = row
     return runs
 
@@ -140,3 +140,22 @@ def test_a_folder_without_warcs_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not an archive root"):
         reextract(tmp_path, topics=[RUSSIA_DPRK], archive_all=False)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_warc_without_its_cdxj_index_is_scanned_instead(
+    crawled: Path, first_reextract: tuple, tmp_path: Path
+) -> None:
+    import shutil
+
+    _before, first = first_reextract
+    root = tmp_path / "archive"
+    shutil.copytree(crawled, root, ignore=shutil.ignore_patterns("*.cdxj"))
+    assert not list(root.rglob("*.cdxj"))
+    report = reextract(root, topics=[RUSSIA_DPRK], archive_all=False, workers=2)
+    assert (report.article_pages, report.kept, report.errors) == (96, 32, {})
+    runs = rows_by_run(root)
+    again, indexed = runs[report.run_id], runs[first.run_id]
+    # discovered_via comes from the metadata records whichever way they are found
+    assert {u: without(r, "run_id") for u, r in again.items()} == {
+        u: without(r, "run_id") for u, r in indexed.items()
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
@@ -68,20 +69,20 @@ def test_manifest_lists_sizes_and_sha256(tmp_path: Path) -> None:
     writer.write({"outlet": "jiji", "published_at": "2026-11-27T23:30:00+09:00", "title": "露朝"})
     writer.write({"outlet": "jiji", "published_at": "2026-11-27T15:30:00Z", "title": "翌日"})  # JST 28th
     writer.write({"outlet": "asahi", "published_at": None, "title": "日付なし"})
-    assert not list(tmp_path.rglob("*.jsonl"))  # nothing under a final name while being written
-    assert len(list(tmp_path.rglob("*.jsonl.open"))) == 3
+    assert not list(tmp_path.rglob("*.jsonl.gz"))  # nothing under a final name while being written
+    assert len(list(tmp_path.rglob("*.jsonl.gz.open"))) == 3
     rels = writer.close()
     assert sorted(rels) == sorted(
         [
-            f"articles/outlet=jiji/date=2026-11-27/{run_id}-jiji-00000.jsonl",
-            f"articles/outlet=jiji/date=2026-11-28/{run_id}-jiji-00000.jsonl",
-            f"articles/outlet=asahi/date=unknown/{run_id}-asahi-00000.jsonl",
+            f"articles/outlet=jiji/date=2026-11-27/{run_id}-jiji-00000.jsonl.gz",
+            f"articles/outlet=jiji/date=2026-11-28/{run_id}-jiji-00000.jsonl.gz",
+            f"articles/outlet=asahi/date=unknown/{run_id}-asahi-00000.jsonl.gz",
         ]
     )
     assert not list(tmp_path.rglob("*.open"))
-    first = json.loads((tmp_path / rels[0]).read_text(encoding="utf-8"))
-    assert first["title"] == "露朝"
-    assert "露朝" in (tmp_path / rels[0]).read_text(encoding="utf-8")  # ensure_ascii=False
+    text = gzip.decompress((tmp_path / rels[0]).read_bytes()).decode("utf-8")
+    assert json.loads(text)["title"] == "露朝"
+    assert "露朝" in text  # ensure_ascii=False
 
     path = write_manifest(tmp_path, run_id, files=[(r, "articles") for r in rels], **manifest_args())
 
@@ -145,11 +146,11 @@ def test_software_versions_do_not_import_scrapy() -> None:
 def test_second_writer_of_a_run_gets_the_next_number(tmp_path: Path) -> None:
     row = {"outlet": "jiji", "published_at": "2026-11-28T10:00:00+09:00"}
     first, second = JsonlPartitionWriter(tmp_path, "r1"), JsonlPartitionWriter(tmp_path, "r1")
-    assert first.write(row).endswith("r1-jiji-00000.jsonl")
-    assert second.write(row).endswith("r1-jiji-00001.jsonl")
+    assert first.write(row).endswith("r1-jiji-00000.jsonl.gz")
+    assert second.write(row).endswith("r1-jiji-00001.jsonl.gz")
     assert first.close() != second.close()
     third = JsonlPartitionWriter(tmp_path, "r1")
-    assert third.write(row).endswith("r1-jiji-00002.jsonl")
+    assert third.write(row).endswith("r1-jiji-00002.jsonl.gz")
     third.close()
     with pytest.raises(ValueError):
         JsonlPartitionWriter(tmp_path, "r1").write({"outlet": "../evil", "published_at": None})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.jsonl import encode_rows, encode_text, read_rows
 from archive.publish import latest_published_run_id, pending_runs, publish_run, queue_path
 from archive.s3store import S3Store
 from archive.verify import verify_archive
@@ -49,6 +50,12 @@ def test_publish_small_run_in_order_and_verify_on_s3(s3: S3Env, tmp_path: Path) 
         assert stored[f"archive/{key}"] == (run.root / key).read_bytes()
     head = s3.client.head_object(Bucket=s3.bucket, Key=f"archive/{run.keys('warc')[0]}")
     assert head["ContentType"] == "application/warc" and "ContentEncoding" not in head
+    # Article files are .gz objects, not a transfer encoding: a client must get the stored gzip bytes.
+    rows_key = run.keys("articles")[0]
+    assert rows_key.endswith(".jsonl.gz")
+    head = s3.client.head_object(Bucket=s3.bucket, Key=f"archive/{rows_key}")
+    assert head["ContentType"] == "application/gzip" and "ContentEncoding" not in head
+    assert stored[f"archive/{rows_key}"][:2] == b"\x1f\x8b"
     assert not queue_path(run.root, run.run_id).exists()
     # verify over S3, configured only by the standard AWS environment variables
     result = verify_archive(s3.url())
@@ -120,9 +127,9 @@ def test_refuses_to_overwrite_and_reports_it(s3: S3Env, tmp_path: Path) -> None:
     # The same run published again from a copy where one JSONL file changed afterwards.
     changed = run.keys("articles")[0]
     original = (run.root / changed).read_bytes()
-    rows = [json.loads(line) for line in original.decode().splitlines()]
+    rows = list(read_rows(original))
     rows[0]["title"] = "書き換えられた見出し"
-    (run.root / changed).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    (run.root / changed).write_bytes(encode_rows(rows))
     manifest_path = run.root / f"runs/{run.run_id}/manifest.json"
     manifest = json.loads(manifest_path.read_text("utf-8"))
     import hashlib
@@ -170,14 +177,15 @@ def test_store_ignoring_if_none_match_is_detected_once(
         # Still no overwrite: the fallback checks with HEAD before writing.
         (first.root / "runs" / first.run_id / "manifest.json").unlink()
         victim = first.keys("articles")[0]
-        (first.root / victim).write_text('{"changed": true}\n', "utf-8")
+        (first.root / victim).write_bytes(encode_text('{"changed": true}\n'))
         from archive.storage import ObjectExistsError
 
         with pytest.raises(ObjectExistsError):
             store.put_file(
                 victim, first.root / victim, sha256="0" * 64, size=(first.root / victim).stat().st_size
             )
-    assert b"changed" not in s3.client.get_object(Bucket=s3.bucket, Key=f"archive/{victim}")["Body"].read()
+    stored = s3.client.get_object(Bucket=s3.bucket, Key=f"archive/{victim}")["Body"].read()
+    assert all("changed" not in row for row in read_rows(stored))
 
 
 def test_verify_catches_a_flipped_byte_on_s3(s3: S3Env, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.jsonl import InvalidRowError, JsonlPartitionWriter
+from archive.jsonl import InvalidRowError, JsonlPartitionWriter, encode_rows, iter_row_files, read_rows
 from archive.jsonvalidate import UnsupportedSchemaError, errors
 from archive.verify import verify_archive
 from crawler.items import SCHEMA_VERSION, Article
@@ -87,15 +87,15 @@ def test_jsonl_writer_refuses_an_invalid_row(tmp_path: Path) -> None:
     with pytest.raises(InvalidRowError, match="title"):
         writer.write({k: v for k, v in _row().items() if k != "title"})
     (path,) = writer.close()
-    assert len((tmp_path / path).read_text("utf-8").splitlines()) == 1
+    assert len(list(read_rows(tmp_path / path))) == 1
 
 
 def test_verify_reports_rows_that_break_the_roots_schema(tmp_path: Path) -> None:
     run = build_run(tmp_path / "root", parquet=False)
     path = run.root / run.keys("articles")[0]
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    rows = list(read_rows(path))
     rows[0]["body_complete"] = "yes"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    path.write_bytes(encode_rows(rows))
     problems = "\n".join(verify_archive(run.root).problems)
     assert (
         f"{run.keys('articles')[0]}:1: schema {SCHEMA_VERSION}: $.body_complete: str is not of type boolean"
@@ -109,9 +109,9 @@ def test_verify_without_schema_file_warns_and_can_use_a_given_schema(tmp_path: P
     report = verify_archive(run.root)
     assert any("missing from the archive root" in w for w in report.warnings)
     path = run.root / run.keys("articles")[0]
-    row = json.loads(path.read_text("utf-8").splitlines()[0])
+    row = next(read_rows(path))
     row["tags"] = "not a list"
-    path.write_text(json.dumps(row, ensure_ascii=False) + "\n", "utf-8")
+    path.write_bytes(encode_rows([row]))
     report = verify_archive(run.root, schemas={SCHEMA_VERSION: article_schema()})
     assert any("$.tags: str is not of type array" in p for p in report.problems)
 
@@ -130,11 +130,7 @@ def test_every_row_the_store_pipeline_writes_is_valid(tmp_path: Path, subprocess
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     schema = article_schema()
-    rows = [
-        json.loads(line)
-        for path in sorted(root.glob("articles/**/*.jsonl"))
-        for line in path.read_text("utf-8").splitlines()
-    ]
+    rows = [row for path in iter_row_files(root) for row in read_rows(path)]
     assert len(rows) >= 10
     for row in rows:
         assert errors(row, schema) == [], row["url"]

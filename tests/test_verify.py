@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.exchange import HttpExchange, RecordLocation
-from archive.jsonl import JsonlPartitionWriter
+from archive.jsonl import JsonlPartitionWriter, encode_rows, encode_text, read_rows
 from archive.run import RunLedger, new_run_id, software_versions, write_manifest
 from archive.verify import verify_archive
 from archive.warc_writer import WarcWriter
@@ -133,13 +133,10 @@ def test_truncated_warc_is_reported(archive: tuple[Path, dict]) -> None:
 
 def test_wrong_pointer_in_jsonl_is_reported(archive: tuple[Path, dict]) -> None:
     root, info = archive
-    lines = info["jsonl"].read_text(encoding="utf-8").splitlines()
-    rows = [json.loads(line) for line in lines]
+    rows = list(read_rows(info["jsonl"]))
     rows[0]["warc"]["offset"] = rows[1]["warc"]["offset"] - 1
     rows[2]["warc"]["record_id"] = rows[1]["warc"]["record_id"]
-    info["jsonl"].write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
-    )
+    info["jsonl"].write_bytes(encode_rows(rows))
     report = verify_archive(root)
     rel = info["jsonl"].relative_to(root).as_posix()
     assert any(p.startswith(f"{rel}:1: ") and "does not read back" in p for p in report.problems)
@@ -149,15 +146,40 @@ def test_wrong_pointer_in_jsonl_is_reported(archive: tuple[Path, dict]) -> None:
 
 def test_missing_fields_and_bad_json_are_reported(archive: tuple[Path, dict]) -> None:
     root, info = archive
-    rows = [json.loads(line) for line in info["jsonl"].read_text(encoding="utf-8").splitlines()]
+    rows = list(read_rows(info["jsonl"]))
     del rows[0]["title"]
     del rows[1]["warc"]["length"]
     text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) + "{not json\n"
-    info["jsonl"].write_text(text, encoding="utf-8")
+    info["jsonl"].write_bytes(encode_text(text))
     problems = only_problem(root)
-    assert "jsonl:1: missing fields: title" in problems
-    assert "jsonl:2: missing fields: warc.length" in problems
-    assert "jsonl:4: not valid JSON" in problems
+    assert "jsonl.gz:1: missing fields: title" in problems
+    assert "jsonl.gz:2: missing fields: warc.length" in problems
+    assert "jsonl.gz:4: not valid JSON" in problems
+
+
+def test_damaged_gzip_of_an_article_file_is_reported(archive: tuple[Path, dict]) -> None:
+    root, info = archive
+    data = bytearray(info["jsonl"].read_bytes())
+    data[-6] ^= 0xFF  # in the gzip trailer's CRC-32: the member no longer checks
+    info["jsonl"].write_bytes(bytes(data))
+    rel = info["jsonl"].relative_to(root).as_posix()
+    problems = only_problem(root)
+    assert f"{rel}: unreadable (BadGzipFile" in problems
+    info["jsonl"].write_bytes(bytes(data[: len(data) // 2]))  # truncated mid-stream
+    assert f"{rel}: unreadable (EOFError" in only_problem(root)
+
+
+def test_plain_jsonl_of_an_older_archive_is_still_verified(archive: tuple[Path, dict]) -> None:
+    root, info = archive
+    rows = list(read_rows(info["jsonl"]))
+    rows[2]["warc"]["record_id"] = rows[1]["warc"]["record_id"]
+    plain = info["jsonl"].with_name(info["jsonl"].name.removesuffix(".gz"))
+    plain.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    report = verify_archive(root)
+    assert report.articles == 6  # both files read
+    rel = plain.relative_to(root).as_posix()
+    about_plain = [p for p in report.problems if p.startswith(f"{rel}:")]
+    assert len(about_plain) == 1 and about_plain[0].startswith(f"{rel}:3: ") and "record id" in about_plain[0]
 
 
 def test_wrong_sha256_in_manifest_is_reported(archive: tuple[Path, dict]) -> None:
