@@ -149,7 +149,7 @@ def test_outlets_shows_disabled_reasons(capsys: pytest.CaptureFixture[str]) -> N
 def test_parse_prints_article_json(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    html = Path(__file__).parent / "fixtures" / "extract" / "jiji_article_2022101700794_pol.html"
+    html = Path(__file__).parent / "fixtures" / "outlets" / "jiji" / "jiji_article_2022101700794_pol.html"
     assert main(["parse", "https://www.jiji.com/sp/article?k=2022101700794&g=pol", "--html", str(html)]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["url"] == "https://www.jiji.com/jc/article?k=2022101700794&g=pol"

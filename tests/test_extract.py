@@ -25,10 +25,10 @@ from pipelines.dates import JST
 from pipelines.extract import ExtractionError, ExtractPipeline, extract_article, strip_site_suffix
 from pipelines.textnorm import text_hash
 
-FIXTURES = Path(__file__).parent / "fixtures" / "extract"
-JIJI = FIXTURES / "jiji_article_2022101700794_pol.html"
+FIXTURES = Path(__file__).parent / "fixtures" / "outlets"  # the real saved pages, one copy each
+JIJI = FIXTURES / "jiji" / "jiji_article_2022101700794_pol.html"
 JIJI_URL = "https://www.jiji.com/jc/article?k=2022101700794&g=pol"
-ASAHI = FIXTURES / "AsahiShimbun_2025_01_13.html"
+ASAHI = FIXTURES / "asahi" / "AsahiShimbun_2025_01_13.html"
 ASAHI_URL = "https://www.asahi.com/articles/AST1F4445T1FUTIL02SM.html"
 
 WARC = WarcPointer(

@@ -13,7 +13,7 @@ from w3lib.encoding import html_to_unicode
 from crawler.simulator import Simulator
 from spiders.pages import asahi
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pages" / "asahi"
+FIXTURES = Path(__file__).parent / "fixtures" / "outlets" / "asahi"
 SAMPLE = FIXTURES / "AsahiShimbun_2025_01_13.html"
 GOLDEN = FIXTURES / "AsahiShimbun_2025_01_13.golden.json"
 

@@ -13,7 +13,7 @@ from crawler.simulator import Simulator
 from spiders.pages import jiji
 from spiders.pages.common import choose_layout
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pages" / "jiji"
+FIXTURES = Path(__file__).parent / "fixtures" / "outlets" / "jiji"
 SAMPLE = FIXTURES / "jiji_article_2022101700794_pol.html"
 GOLDEN = FIXTURES / "jiji_article_2022101700794_pol.golden.json"
 

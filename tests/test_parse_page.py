@@ -12,7 +12,7 @@ from crawler.parse_page import outlet_for_url, parse_headers, parse_page, read_h
 from pipelines.dedup import cluster_id_for
 from pipelines.textnorm import join_paragraphs
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).parent / "fixtures" / "outlets"
 JIJI = PAGES / "jiji" / "jiji_article_2022101700794_pol"
 ASAHI = PAGES / "asahi" / "AsahiShimbun_2025_01_13"
 JIJI_URL = "https://www.jiji.com/jc/article?k=2022101700794&g=pol"
