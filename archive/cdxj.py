@@ -16,10 +16,8 @@ whole overhead (bench/capture.py). cdxj-indexer still indexes every file this pr
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +26,7 @@ import surt
 from cdxj_indexer.main import CDXJIndexer
 from warcio.timeutils import iso_date_to_timestamp
 
-from archive.paths import WARC_DIR, fsync_dir
+from archive.paths import WARC_DIR, write_atomically
 
 CDXJ_SUFFIX = ".cdxj"
 WARC_SUFFIX = ".warc.gz"
@@ -48,7 +46,7 @@ def write_cdxj(warc_path: Path) -> Path:
     def index(fh: IO[str]) -> None:
         CDXJIndexer(fh, [str(warc_path)], sort=True, fields=EXTRA_FIELDS).process_all()
 
-    return _write_atomically(cdxj_path_for(warc_path), index)
+    return write_atomically(cdxj_path_for(warc_path), index)
 
 
 def write_cdxj_lines(warc_path: Path, lines: Iterable[str]) -> Path:
@@ -63,23 +61,7 @@ def write_cdxj_lines(warc_path: Path, lines: Iterable[str]) -> Path:
                 fh.write(line)
             last = line
 
-    return _write_atomically(cdxj_path_for(Path(warc_path)), index)
-
-
-def _write_atomically(target: Path, fill: Callable[[IO[str]], None]) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fill(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # Same bytes whoever writes them, so a concurrent writer replacing ours is harmless.
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
-    return target
+    return write_atomically(cdxj_path_for(Path(warc_path)), index)
 
 
 # What cdxj-indexer does, step by step, for the records this project writes (cdxj_indexer 1.5.0

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 import re
 import socket
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import IO
 
 OPEN_SUFFIX = ".open"
 WARC_DIR = "warc"
@@ -112,6 +115,24 @@ def resolve_inside(root: Path, rel: str) -> Path:
     if not rel or rel.startswith(("/", "\\")) or ".." in Path(rel).parts:
         raise ValueError(f"path {rel!r} is not a relative path inside the archive root")
     return root / rel
+
+
+def write_atomically(target: Path, fill: Callable[[IO[str]], None]) -> Path:
+    """Write a text file so that a reader sees either no file or the complete one, never a partial one:
+    a temporary file beside it, filled, fsynced, renamed over the target, and the folder fsynced."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+    return target
 
 
 def fsync_dir(path: Path) -> None:

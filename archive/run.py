@@ -17,7 +17,7 @@ import threading
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from archive.paths import (
     MANIFEST_NAME,
@@ -26,6 +26,7 @@ from archive.paths import (
     manifest_relpath,
     resolve_inside,
     safe_component,
+    write_atomically,
 )
 
 MANIFEST_VERSION = 1
@@ -100,19 +101,12 @@ def sha256_file(path: Path) -> str:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that a reader sees either no file or the complete file, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+
+    def fill(fh: IO[str]) -> None:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+
+    write_atomically(path, fill)
 
 
 def write_manifest(

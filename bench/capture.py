@@ -21,19 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "RESULTS.md"
+from bench.report import REPO, machine, write_section
+
 CAPTURE_MW = "pipelines.warc.WarcCaptureMiddleware"
 
 
@@ -182,29 +181,6 @@ def summarise(rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, 
     }
 
 
-def machine() -> str:
-    from importlib.metadata import version
-
-    libs = ", ".join(f"{d} {version(d)}" for d in ("scrapy", "twisted", "warcio", "fastwarc"))
-    return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}; {libs}"
-    )
-
-
-def write_section(name: str, section: str) -> None:
-    """Replace (or append) the `<!-- name -->` ... `<!-- /name -->` section of bench/RESULTS.md."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->\n"
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n\n"
-    if start in old:
-        head, _, rest = old.partition(start)
-        _, _, tail = rest.partition(end)
-        text = head + section + tail
-    else:
-        text = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def _fmt(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -218,7 +194,7 @@ def render(r: dict[str, Any], articles: int, notes: str) -> str:
         <!-- capture -->
         ## WARC capture overhead (bench/capture.py)
 
-        {machine()}.
+        {machine("scrapy", "twisted", "warcio", "fastwarc")}.
         Simulator with {articles} articles per outlet in its own process; both outlets, demo window,
         `--archive-all`, no politeness delay, item pipelines off in both arms; {r["rounds"]} rounds, arms
         alternating, each arm a fresh child process and archive root. CPU = the crawl process's user+system

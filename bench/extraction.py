@@ -46,7 +46,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.capture import REPO, _child, machine, write_section
+from bench.capture import _child
+from bench.report import REPO, machine, write_section
 
 OUTLET_FIXTURES = REPO / "tests" / "fixtures" / "outlets"
 EXTRA_PAGES: list[Path] = []  # tests/fixtures/pages/* are copies of outlet fixtures already in the corpus
@@ -339,7 +340,7 @@ def render(c: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> st
         <!-- extraction -->
         ## Extraction (bench/extraction.py)
 
-        {machine()}; trafilatura {_version("trafilatura")}, lxml {_version("lxml")}, py3langid {_version("py3langid")}.
+        {machine("scrapy", "twisted", "warcio", "fastwarc")}; trafilatura {_version("trafilatura")}, lxml {_version("lxml")}, py3langid {_version("py3langid")}.
 
         ### Fixture corpus: {len(rows)} pages ({sum(x["real"] for x in rows)} real, {sum(not x["real"] for x in rows)} synthetic), median of {args.repeat} calls per page, thread CPU ms
 

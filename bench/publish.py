@@ -29,8 +29,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "RESULTS.md"
+from bench.report import REPO, write_section
+
 MIB = 1 << 20
 
 
@@ -186,14 +186,7 @@ def write_results(r: dict[str, float], m: dict[str, float], args: argparse.Names
         <!-- /publish -->
         """
     )
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n\n"
-    if "<!-- publish -->" in old:
-        head, _, rest = old.partition("<!-- publish -->")
-        _, _, tail = rest.partition("<!-- /publish -->\n")
-        text = head + section + tail
-    else:
-        text = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
+    write_section("publish", section)
     return section
 
 

@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import re
 import shutil
 import subprocess
@@ -39,12 +37,11 @@ import tempfile
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "RESULTS.md"
+from bench.report import REPO, machine, write_section
 
 SINCE, UNTIL = "2025-03-15", "2025-03-21"
 # Everything the simulator holds (its articles run from 2025-02-01 to 2025-03-21; its "now" is 03-22).
@@ -218,15 +215,6 @@ def measure(articles: int | None, work: Path, control: bool) -> dict[str, Arm]:
 # ---------------------------------------------------------------------------------------------- report
 
 
-def machine() -> str:
-    from importlib.metadata import version
-
-    return (
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}; scrapy {version('scrapy')}"
-    )
-
-
 def _ratio(a: int, b: int) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
@@ -304,7 +292,7 @@ def render(results: dict[str, dict[str, Arm]], control: bool, notes: str) -> str
     )
     parts = [
         "<!-- requests -->\n## Requests per archived article (bench/requests.py)\n\n",
-        f"{machine()}.\n",
+        f"{machine('scrapy')}.\n",
         f"`newsarchive crawl jiji asahi --since {SINCE} --until {UNTIL} --archive-all` against the simulator "
         "(request log = truth), politeness delay off",
         " (a control run with the delay on made exactly the same requests)" if control else "",
@@ -348,19 +336,6 @@ NOTES = textwrap.dedent(
     does on the default site, not for the bigger site's listings, where the week's oldest article is the last entry of a page);
     not changed here: the search test pins the current rule and the real asahi search order is unconfirmed."""
 )
-
-
-def write_section(name: str, section: str) -> None:
-    """Replace (or append) the `<!-- name -->` ... `<!-- /name -->` section of bench/RESULTS.md."""
-    start, end = f"<!-- {name} -->", f"<!-- /{name} -->\n"
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n\n"
-    if start in old:
-        head, _, rest = old.partition(start)
-        _, _, tail = rest.partition(end)
-        text = head + section + tail
-    else:
-        text = old.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
