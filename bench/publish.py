@@ -118,15 +118,32 @@ CHILD = textwrap.dedent(
 def memory(endpoint: str, large_mib: int, work: Path) -> dict[str, float]:
     import json
 
+    from archive.exchange import HttpExchange
     from archive.run import new_run_id, software_versions, write_manifest
+    from archive.warc_writer import WarcWriter
 
     root = work / "large"
     run_id = new_run_id()
-    rel = "warc/2026/01/01/large.warc.gz"
-    (root / rel).parent.mkdir(parents=True)
-    with (root / rel).open("wb") as fh:
-        for _ in range(large_mib):
-            fh.write(os.urandom(MIB))
+    # A real, valid WARC (publish refuses invalid ones): 1 MiB gzip-encoded bodies, stored as received.
+    writer = WarcWriter(root, max_size=(large_mib + 64) * MIB, cdxj=False)
+    for i in range(large_mib):
+        writer.write_exchange(
+            HttpExchange(
+                url=f"https://www.example.org/big/{i}",
+                method="GET",
+                request_headers=[("Host", "www.example.org")],
+                request_body=b"",
+                protocol="HTTP/1.1",
+                status=200,
+                response_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+                body=os.urandom(MIB),
+                ip_address=None,
+                fetched_at=datetime.now(UTC),
+            )
+        )
+    closed = writer.close()
+    assert closed is not None
+    rel = closed.relative_to(root).as_posix()
     write_manifest(
         root,
         run_id,
@@ -175,7 +192,7 @@ def write_results(r: dict[str, float], m: dict[str, float], args: argparse.Names
         | publish_run (median of {args.repeat}) | {r["ours_s"]:.2f} s |
         | bare boto3 upload_file, same files (median of {args.repeat}) | {r["bare_s"]:.2f} s |
         | **ratio** (median of per-round ratios; target <= 1.25) | **{r["ratio"]:.2f}x** |
-        | large WARC published | {m["size_mib"]:.0f} MiB (not 1 GB: shorter run, moto keeps objects in RAM) |
+        | large WARC published | {m["size_mib"]:.0f} MiB{"" if m["size_mib"] >= 1024 else " (smaller than the 1 GB of the target: pass --large-mib 1024)"} |
         | child RSS before upload / peak | {m["rss_before_mib"]:.0f} MiB / {m["rss_peak_mib"]:.0f} MiB |
         | **memory growth while uploading** (target < 200 MB) | **{m["upload_growth_mib"]:.0f} MiB** |
 
@@ -201,7 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--warc-mib", type=int, default=64)
-    parser.add_argument("--large-mib", type=int, default=200)
+    parser.add_argument(
+        "--large-mib",
+        type=int,
+        default=1024,
+        help="size of the large WARC for the memory measure (the target names 1 GB)",
+    )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 

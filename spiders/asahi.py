@@ -1,6 +1,6 @@
 """Asahi Shimbun (朝日新聞デジタル, www.asahi.com): where to look and which URLs are articles.
 
-Sources per /work/shared/outlets/OUTLETS.md: the newsheadlines RDF (with dc:date), the monthly
+Sources per the research notes on outlets (shared/outlets/OUTLETS.md): the newsheadlines RDF (with dc:date), the monthly
 Google-News sitemaps under `/sitemap.xml` (old 0.84 namespace), the latest-news list
 `/news/history.html` with its pager, and the site search on sitesearch.asahi.com (URL and UTF-8 GET form
 seen on real pages; its result markup is not known, so `search_markup` follows the simulator's page and

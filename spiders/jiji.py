@@ -1,6 +1,6 @@
 """Jiji Press (時事ドットコム, www.jiji.com): where to look and which URLs are articles.
 
-Sources per /work/shared/outlets/OUTLETS.md: the ranking RDF (the only feed known to exist; ten entries,
+Sources per the research notes on outlets (shared/outlets/OUTLETS.md): the ranking RDF (the only feed known to exist; ten entries,
 no dates), the flash list `/jc/list?g=flash` with its pager, and `/sitemap.xml` (unconfirmed on the real
 site: a missing sitemap only costs one 404).
 """
