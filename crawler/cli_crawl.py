@@ -12,20 +12,19 @@ from pathlib import Path
 from crawler import __version__
 from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
 from crawler.config import parse_base_url, resolve_topic
+from spiders.urls import parse_window_bound
 
 
 def parse_when(text: str, *, field: str, end_of_day: bool) -> datetime:
-    """ISO 8601 date or date-time; JST when no offset. A bare date means the start (or end) of that day."""
+    """ISO 8601 date or date-time; JST when no offset. A bare date means the start (or end) of that day.
+    The spiders read their since/until arguments with the same function, so both agree on every value."""
     try:
-        if len(text) == 10:
-            day = datetime.fromisoformat(text).replace(tzinfo=JST)
-            return day + timedelta(days=1, microseconds=-1) if end_of_day else day
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{field} '{text}': not an ISO 8601 date such as 2025-03-01 or 2025-03-01T09:00"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=JST)
+        moment = parse_window_bound(text, field, end=end_of_day)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if moment is None:
+        raise UsageError(f"{field}: give a date such as 2025-03-01")
+    return moment
 
 
 def default_spool(url: str) -> Path:

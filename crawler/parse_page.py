@@ -30,7 +30,8 @@ from crawler.items import Candidate, FetchedPage, PageParser, WarcPointer
 from pipelines.dedup import StoryClusterIndex
 from pipelines.extract import extract_article
 from pipelines.relevance import TopicMatcher
-from spiders.base import NewsSpider, decode_headers
+from spiders.base import NewsSpider
+from spiders.base import fetched_page as build_fetched_page
 from spiders.registry import load_outlets
 
 # Headers that describe the transfer, not the bytes we are given (already decoded).
@@ -153,19 +154,14 @@ def fetched_page(
     fetched_at: str,
     candidate: Candidate | None = None,
 ) -> FetchedPage:
-    """The FetchedPage NewsSpider.parse_article would yield for this response (same fields, same order)."""
-    return FetchedPage(
+    """The FetchedPage NewsSpider.parse_article would yield for this response (the same builder)."""
+    return build_fetched_page(
+        response,
         url=canonical_url(match, response.url),
-        fetched_url=response.url,
         outlet=match.name,
-        status=response.status,
-        headers=decode_headers(response),
-        body=response.body,
-        encoding=response.encoding,
-        text=response.text,
+        parser=match.parser,
         candidate=candidate,
         warc=warc,
-        parser=match.parser,
         fetched_at=fetched_at,
     )
 

@@ -45,7 +45,7 @@ from protego import Protego
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
@@ -407,20 +407,14 @@ class NewsSpider(scrapy.Spider):
             return
         self._inc("articles/fetched")
         warc = response.meta.get("newsarchive_warc")
-        yield FetchedPage(
+        yield fetched_page(
+            response,
             url=self.canonicalize(self.to_real_url(response.url)),
-            fetched_url=response.url,
             outlet=self.name,
-            status=response.status,
-            headers=decode_headers(response),
-            body=response.body,
-            encoding=response.encoding,
-            text=response.text,
+            parser=type(self).page_parser,
             candidate=response.meta.get("candidate"),
             warc=warc,
-            parser=type(self).page_parser,
             fetched_at=fetched_at(warc),
-            truncated=bool({"dataloss", "download_stopped"} & set(response.flags)),
         )
 
     def on_error(self, failure: Failure) -> None:
@@ -466,6 +460,35 @@ def decode_headers(response: Response) -> dict[str, list[str]]:
         values: Iterable[bytes] = response.headers.getlist(name)
         result.setdefault(key, []).extend(v.decode("latin-1") for v in values)
     return result
+
+
+def fetched_page(
+    response: TextResponse,
+    *,
+    url: str,
+    outlet: str,
+    parser: PageParser | None,
+    candidate: Candidate | None,
+    warc: WarcPointer | None,
+    fetched_at: str,
+) -> FetchedPage:
+    """What the pipelines get for one article response; `parse` and `reextract` build theirs here too,
+    so a page read back from a WARC is the same item a crawl produced."""
+    return FetchedPage(
+        url=url,
+        fetched_url=response.url,
+        outlet=outlet,
+        status=response.status,
+        headers=decode_headers(response),
+        body=response.body,
+        encoding=response.encoding,
+        text=response.text,
+        candidate=candidate,
+        warc=warc,
+        parser=parser,
+        fetched_at=fetched_at,
+        truncated=bool({"dataloss", "download_stopped"} & set(response.flags)),
+    )
 
 
 def fetched_at(warc: WarcPointer | None) -> str:

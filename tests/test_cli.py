@@ -77,7 +77,7 @@ def test_missing_topic_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--since", "yesterday"], "--since 'yesterday'"),
+        (["--since", "yesterday"], "--since: 'yesterday' is not an ISO 8601 date"),
         (["--since", "2025-03-10", "--until", "2025-03-01"], "is after --until"),
         (["--base-url", "jiji"], "expected OUTLET=URL"),
         (["--base-url", "jiji=ftp://x"], "http(s)"),
