@@ -92,6 +92,9 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 # --- Extraction and topics --------------------------------------------------------------------------------
 EXTRACT_MIN_SIZE = 50  # characters; trafilatura's default (250) drops short Jiji flash items
 EXTRACT_TIMEOUT = 20.0
+# 0 = extract in threads (a timed-out one cannot be stopped and keeps its thread and the GIL);
+# N >= 1 = N spawned worker processes, killed and replaced on timeout. TOML outlets still use threads.
+EXTRACT_WORKERS = 0
 TOPICS = ["russia-dprk"]
 TOPIC_ARCHIVE_ALL = False
 DISCOVERY_SEARCH_ENABLED = True  # query the outlet's site search for each topic's terms (where robots allow)

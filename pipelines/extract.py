@@ -22,6 +22,7 @@ from crawler.config import ConfigError
 from crawler.items import Access, Article, FetchedPage, Image, PageFields
 from pipelines.charset import charset_report
 from pipelines.dates import JST, parse_datetime, resolve_modified, resolve_published, to_jst_iso
+from pipelines.extract_workers import ExtractWorkerPool, RemoteError, WorkerCrashed, picklable_request
 from pipelines.generic_extract import GenericFields, filter_paragraphs, run_trafilatura
 from pipelines.htmlmeta import HeadMeta, parse_html, read_head_meta, visible_text
 from pipelines.textnorm import clean_line, join_paragraphs, text_hash
@@ -246,14 +247,22 @@ def _adhoc_run_id() -> str:
 class ExtractPipeline:
     """Scrapy item pipeline: FetchedPage in, Article out; anything else passes through."""
 
-    def __init__(self, run_id: str, min_extracted_size: int = 50, timeout: float = 20.0) -> None:
+    def __init__(
+        self, run_id: str, min_extracted_size: int = 50, timeout: float = 20.0, workers: int = 0
+    ) -> None:
         if min_extracted_size < 0:
             raise ConfigError(f"EXTRACT_MIN_SIZE must be >= 0, got {min_extracted_size}")
         if timeout <= 0:
             raise ConfigError(f"EXTRACT_TIMEOUT must be > 0 seconds, got {timeout}")
+        if workers < 0:
+            raise ConfigError(f"EXTRACT_WORKERS must be >= 0 (0 = threads), got {workers}")
         self.run_id = run_id
         self.min_extracted_size = min_extracted_size
         self.timeout = timeout
+        self.workers = workers
+        # Processes can be killed on timeout, threads cannot (see pipelines.extract_workers).
+        self.pool: ExtractWorkerPool | None = ExtractWorkerPool(workers) if workers else None
+        self._thread_outlets: set[str] = set()
         self.crawler: Any = None
 
     @classmethod
@@ -267,6 +276,7 @@ class ExtractPipeline:
             run_id=str(run_id),
             min_extracted_size=settings.getint("EXTRACT_MIN_SIZE", 50),
             timeout=settings.getfloat("EXTRACT_TIMEOUT", 20.0),
+            workers=settings.getint("EXTRACT_WORKERS", 0),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -275,18 +285,42 @@ class ExtractPipeline:
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(key)
 
+    def open_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.start()
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+    async def _extract(self, item: FetchedPage) -> Article:
+        request = None
+        if self.pool is not None:
+            request = picklable_request(item, self.run_id, self.min_extracted_size)
+            if request is None:
+                self._count("newsarchive/extract/thread_fallback")
+                if item.outlet not in self._thread_outlets:
+                    self._thread_outlets.add(item.outlet)
+                    logger.warning(
+                        "%s: its page object cannot be sent to a worker process; extracting in threads",
+                        item.outlet,
+                    )
+        if self.pool is not None and request is not None:
+            return await self.pool.extract(request, self.timeout)
+        # A thread cannot be killed: on timeout the extraction finishes in the background and its
+        # result is discarded, but the crawl goes on and the page stays archived in the WARC.
+        return await asyncio.wait_for(
+            asyncio.to_thread(
+                extract_article, item, run_id=self.run_id, min_extracted_size=self.min_extracted_size
+            ),
+            timeout=self.timeout,
+        )
+
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, FetchedPage):
             return item
         try:
-            # A thread cannot be killed: on timeout the extraction finishes in the background and its
-            # result is discarded, but the crawl goes on and the page stays archived in the WARC.
-            article = await asyncio.wait_for(
-                asyncio.to_thread(
-                    extract_article, item, run_id=self.run_id, min_extracted_size=self.min_extracted_size
-                ),
-                timeout=self.timeout,
-            )
+            article = await self._extract(item)
         except TimeoutError:
             self._count("newsarchive/errors/extract_timeout")
             logger.warning(
@@ -299,9 +333,12 @@ class ExtractPipeline:
             raise DropItem(str(exc)) from exc
         except Exception as exc:
             self._count("newsarchive/errors/extract_failed")
-            logger.warning("extraction of %s failed: %s: %s", item.url, type(exc).__name__, exc)
+            if isinstance(exc, WorkerCrashed):
+                self._count("newsarchive/errors/extract_worker_crashed")
+            kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
+            logger.warning("extraction of %s failed: %s: %s", item.url, kind, exc)
             logger.debug("extraction traceback for %s", item.url, exc_info=True)
-            raise DropItem(f"extraction failed: {item.url}: {type(exc).__name__}: {exc}") from exc
+            raise DropItem(f"extraction failed: {item.url}: {kind}: {exc}") from exc
         if PAGE_ERROR_KEY in article.extraction:
             self._count("newsarchive/errors/page_object_failed")
             logger.warning(
