@@ -19,15 +19,24 @@ A URL counts as archived (`archived()`) when
   row was judged (off-topic) rather than lost.
 A response that survived a crashed run without its metadata record does not count: the page may have
 been lost between capture and extraction, so it is fetched again (and written as a revisit record).
+
+Pages fetched through a base-URL override (the simulator, a mirror: OUTLET_BASE_URLS) are known under
+the override origin, which may differ from one crawl to the next (the demo picks random ports). The
+override maps origins only, so each such capture is also recorded under an origin-independent key,
+(outlet, path?query), read from its WARC file's warcinfo `outlet-base-urls`; `archived_path()` asks
+the same question as `archived()` by that key (captures only: a kept article's row is found by its
+canonical URL already). An origin shared by several outlets names no outlet, so gets no key.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.cdxj import CDXJ_SUFFIX, CdxjLine
 from archive.jsonl import read_rows
@@ -36,7 +45,10 @@ from archive.storage import Store
 from archive.warc_writer import METADATA_URI_PREFIX, warc_target_uri
 
 CATALOG_NAME = ".catalog.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: captures.outlet / captures.path_qs
+_TABLES = ("ingested", "warc_files", "finished_warcs", "captures", "articles")
+# A warcinfo record is about 1 KiB compressed; read no more than this to find it.
+_WARCINFO_MAX = 1 << 16
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,9 +64,12 @@ CREATE TABLE IF NOT EXISTS captures (
     length INTEGER NOT NULL,
     record_id TEXT,
     digest TEXT,
-    date TEXT
+    date TEXT,
+    outlet TEXT,                -- set only for a capture fetched through an outlet's override origin
+    path_qs TEXT                -- then its path?query: the same page whatever the origin
 );
 CREATE INDEX IF NOT EXISTS captures_uri ON captures (uri);
+CREATE INDEX IF NOT EXISTS captures_page ON captures (path_qs, outlet);
 CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL,          -- canonical URL on the outlet's real origin
     fetched_url TEXT,
@@ -86,6 +101,12 @@ class Catalog:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(root / CATALOG_NAME, timeout=30)
+        stored = _stored_version(conn)
+        if stored is not None and stored != str(SCHEMA_VERSION):
+            # Tables of another version may lack columns the schema's indexes need: drop them, keep
+            # `meta` (its old version makes the branch below rebuild).
+            drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
+            conn.executescript(f"BEGIN IMMEDIATE;{drops}COMMIT;")
         conn.executescript(_SCHEMA)
         row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
         catalog = cls(conn, root, store)
@@ -131,7 +152,7 @@ class Catalog:
     def rebuild(self) -> int:
         """Forget everything and ingest the whole root again; return how many files were read."""
         with self.conn:
-            for table in ("ingested", "warc_files", "finished_warcs", "captures", "articles"):
+            for table in _TABLES:
                 self.conn.execute(f"DELETE FROM {table}")
             self.conn.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -173,7 +194,9 @@ class Catalog:
         folder = PurePosixPath(key).parent.as_posix()
         warc_paths: set[str] = set()
         rows = []
-        for line in _cdxj_lines(data):
+        lines = list(_cdxj_lines(data))
+        outlets = self._override_origins(folder, lines)
+        for line in lines:
             fields = line.fields
             warc_path = f"{folder}/{fields['filename']}"
             warc_paths.add(warc_path)
@@ -187,6 +210,10 @@ class Catalog:
                 kind = "response"
             else:
                 kind = "other"  # truncated, or a record type this catalog has no use for
+            outlet, path_qs = None, None
+            page = uri.removeprefix(METADATA_URI_PREFIX)
+            if (origin_outlet := outlets.get(warc_path, {}).get(_origin(page))) is not None:
+                outlet, path_qs = origin_outlet, path_query(page)
             rows.append(
                 (
                     uri,
@@ -198,12 +225,40 @@ class Catalog:
                     fields.get("warc-record-id"),
                     fields.get("digest"),
                     fields.get("warc-date"),
+                    outlet,
+                    path_qs,
                 )
             )
         if not warc_paths:
             warc_paths.add(f"{folder}/{PurePosixPath(key).name.removesuffix(CDXJ_SUFFIX)}.warc.gz")
-        self.conn.executemany("INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self.conn.executemany("INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.conn.executemany("INSERT OR IGNORE INTO warc_files VALUES (?)", [(p,) for p in warc_paths])
+
+    def _override_origins(self, folder: str, lines: list[CdxjLine]) -> dict[str, dict[str, str]]:
+        """{warc path: {override origin: outlet}} from each WARC file's warcinfo, for these index lines."""
+        first: dict[str, int] = {}  # the first record after the warcinfo: where the warcinfo ends
+        for line in lines:
+            path = f"{folder}/{line.fields['filename']}"
+            first[path] = min(first.get(path, _WARCINFO_MAX), int(line.fields["offset"]) or _WARCINFO_MAX)
+        result = {}
+        for path, end in first.items():
+            raw = _warcinfo_fields(self._read_head(path, end)).get("outlet-base-urls")
+            if raw:
+                result[path] = _origins_to_outlet(raw)
+        return result
+
+    def _read_head(self, key: str, length: int) -> bytes:
+        """The first bytes of a WARC file, local or in the store; b"" when it is in neither."""
+        try:
+            local = self.root / key
+            if local.is_file():
+                with local.open("rb") as fh:
+                    return fh.read(length)
+            if self.store is not None:
+                return self.store.read_range(key, 0, length)
+        except Exception:  # any store error: a missing or unreadable file only costs the path keys
+            return b""
+        return b""
 
     def _ingest_jsonl(self, key: str, data: bytes) -> None:
         rows = []
@@ -251,6 +306,17 @@ class Catalog:
         ]
         return any(self.conn.execute(sql, params).fetchone() for sql, params in queries)
 
+    def archived_path(self, outlet: str, path_qs: str) -> bool:
+        """Whether a page of `outlet` with this path?query (see `path_query`) was archived through an
+        override origin, whichever: the `archived()` rule for captures (metadata record, or a complete
+        response of a finished run)."""
+        sql = (
+            "SELECT 1 FROM captures c LEFT JOIN finished_warcs f ON f.path = c.warc_path "
+            "WHERE c.path_qs = ? AND c.outlet = ? AND (c.kind = 'metadata' OR "
+            "(f.path IS NOT NULL AND c.status = 200 AND c.kind IN ('response', 'revisit'))) LIMIT 1"
+        )
+        return self.conn.execute(sql, (path_qs, outlet)).fetchone() is not None
+
     def counts(self) -> dict[str, int]:
         tables = ("ingested", "warc_files", "captures", "articles", "finished_warcs")
         return {t: int(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables}
@@ -265,6 +331,61 @@ class Catalog:
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def path_query(url: str) -> str:
+    """The origin-independent key of a page: its path?query as in a WARC-Target-URI (fragment dropped)."""
+    parts = urlsplit(warc_target_uri(url))
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _origins_to_outlet(raw: str) -> dict[str, str]:
+    """warcinfo `outlet-base-urls` ({outlet: origin}, JSON) inverted; an origin of several outlets dropped."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    result: dict[str, str] = {}
+    shared: set[str] = set()
+    for outlet, base in value.items():
+        origin = _origin(str(base))
+        if origin in result:
+            shared.add(origin)
+        result[origin] = str(outlet)
+    return {origin: outlet for origin, outlet in result.items() if origin not in shared}
+
+
+def _warcinfo_fields(head: bytes) -> dict[str, str]:
+    """The fields of the warcinfo record a WARC file starts with (its first gzip member), from its first
+    bytes; {} when it does not start with one. As archive.recovery.warcinfo_fields, from bytes."""
+    try:
+        out = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head)
+    except zlib.error:
+        return {}
+    header, _, block = out.partition(b"\r\n\r\n")
+    if b"WARC-Type: warcinfo" not in header:
+        return {}
+    fields: dict[str, str] = {}
+    for line in block.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def _stored_version(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return None  # no meta table: a new (or empty) file
+    return None if row is None else str(row[0])
 
 
 def _kind(key: str) -> str | None:

@@ -3,7 +3,9 @@
 `IncrementalSkip` (an extension) drops article requests (`request.meta["candidate"]`, set by
 NewsSpider.article_request) whose canonical URL (the candidate's) or fetched URL (the same URL on the
 outlet's OUTLET_BASE_URLS origin, when one is set) the catalog (archive.catalog) counts as archived,
-and counts them as `newsarchive/pruned/already_archived`. Feeds, sitemaps, listings and robots.txt
+and counts them as `newsarchive/pruned/already_archived`. It also drops them when the catalog knows the
+page by (spider name, path?query of the canonical URL) (`Catalog.archived_path`): a page fetched before
+through another override origin (the simulator or a mirror on another port) is the same page. Feeds, sitemaps, listings and robots.txt
 carry no candidate and are always fetched: they are how new articles are found.
 
 Requests are dropped from a `request_scheduled` handler raising IgnoreRequest, before they are queued,
@@ -30,13 +32,14 @@ import logging
 import threading
 from pathlib import Path
 from typing import Self
+from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.statscollectors import StatsCollector
 
-from archive.catalog import Catalog
+from archive.catalog import Catalog, path_query
 from archive.recovery import RecoveryReport, recover_root
 from archive.run import RunLedger
 from archive.storage import Store, open_store
@@ -133,7 +136,9 @@ class IncrementalSkip:
         candidate = request.meta.get("candidate")
         if not self.enabled or candidate is None:
             return
-        if any(self.catalog.archived(url) for url in self.urls_of(request, candidate.url)):
+        if any(
+            self.catalog.archived(url) for url in self.urls_of(request, candidate.url)
+        ) or self.archived_path(candidate.url):
             if self.stats is not None:
                 self.stats.inc_value(STAT_SKIPPED)
             raise IgnoreRequest(f"already archived: {candidate.url}")
@@ -149,6 +154,16 @@ class IncrementalSkip:
                 u for u in (rebase_url(canonical, hosts, base), rebase_url(request.url, hosts, base)) if u
             ]
         return list(dict.fromkeys(urls))
+
+    def archived_path(self, canonical: str) -> bool:
+        """Whether this spider's page with the canonical URL's path?query was archived through any
+        override origin. Only for a URL on the spider's own hosts: the override maps those alone."""
+        spider = self.crawler.spider if self.crawler is not None else None
+        name = getattr(spider, "name", "")
+        hosts = {h.lower() for h in getattr(spider, "hosts", ())}
+        if not name or (urlsplit(canonical).hostname or "").lower() not in hosts:
+            return False
+        return self.catalog.archived_path(name, path_query(canonical))
 
     def spider_closed(self) -> None:
         if self._catalog is not None:

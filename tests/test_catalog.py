@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.catalog import CATALOG_NAME, Catalog, path_query
 from archive.exchange import HttpExchange, RecordLocation
 from archive.jsonl import JsonlPartitionWriter, iter_row_files, read_rows
 from archive.recovery import dead_runs, recover_root
@@ -146,6 +147,87 @@ def test_catalog_reads_the_store_when_the_spool_has_shed_runs(archive: Path, tmp
     with Catalog.open(spool) as alone:
         alone.rebuild()
         assert not alone.archived(REAL + "/a/1")
+
+
+OTHER = "http://127.0.0.1:9456"  # the same outlet served on another port, in a later crawl
+
+
+def via(origin: str, path: str, status: int = 200) -> HttpExchange:
+    ex = exchange(path, status)
+    ex.url = origin + path
+    return ex
+
+
+@pytest.fixture
+def override_archive(tmp_path: Path) -> Path:
+    """Run r1 (finished) crawled jiji through the override origin SIM: an off-topic page, a 404, a feed;
+    run r2 (no manifest) through OTHER: a bare response and a kept article's response + metadata."""
+    root = tmp_path / "override"
+    info = {"isPartOf": "r1", "outlet-base-urls": json.dumps({"jiji": SIM})}
+    with WarcWriter(root, warcinfo=info) as writer:
+        writer.write_exchange(exchange("/feed.rdf"))
+        writer.write_exchange(exchange("/a/2?p=1"))
+        writer.write_exchange(exchange("/a/404", status=404))
+    finished_run(root, "r1", [(p.relative_to(root).as_posix(), "warc") for p in writer.closed_files])
+    info = {
+        "isPartOf": "r2",
+        "outlet-base-urls": json.dumps({"jiji": OTHER, "asahi": "http://127.0.0.1:9457"}),
+    }
+    with WarcWriter(root, warcinfo=info) as writer:
+        writer.write_exchange(via(OTHER, "/a/3"))  # captured, never processed
+        loc = writer.write_exchange(via(OTHER, "/a/4"))
+        writer.write_metadata(OTHER + "/a/4", b"{}", refers_to=loc.record_id)
+    return root
+
+
+def test_pages_fetched_through_an_override_are_known_by_path(override_archive: Path, tmp_path: Path) -> None:
+    third = "http://127.0.0.1:7001"  # a third crawl, on yet another port
+    with Catalog.open(override_archive) as catalog:
+        catalog.refresh()
+        # The off-topic page fetched via SIM: by URL only on SIM, by (outlet, path?query) on any origin.
+        assert catalog.archived(SIM + "/a/2?p=1") and not catalog.archived(third + "/a/2?p=1")
+        assert catalog.archived_path("jiji", path_query(REAL + "/a/2?p=1"))
+        assert catalog.archived_path("jiji", path_query(third + "/a/2?p=1#top"))
+        # another outlet, another query, an error page: not the same page
+        assert not catalog.archived_path("asahi", "/a/2?p=1")
+        assert not catalog.archived_path("jiji", "/a/2") and not catalog.archived_path("jiji", "/a/2?p=2")
+        assert not catalog.archived_path("jiji", "/a/404")
+        # run r2 (unfinished) via OTHER: the archived() rule holds by path too
+        assert not catalog.archived_path("jiji", "/a/3")
+        assert catalog.archived_path("jiji", "/a/4")
+    # The same answers from the store when the local spool has shed the files (the warcinfo read by range).
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with Catalog.open(spool, LocalStore(override_archive)) as catalog:
+        catalog.refresh()
+        assert catalog.archived_path("jiji", "/a/2?p=1") and catalog.archived_path("jiji", "/a/4")
+        assert not catalog.archived_path("jiji", "/a/3")
+
+
+def test_no_path_keys_without_an_override(archive: Path) -> None:
+    with Catalog.open(archive) as catalog:
+        catalog.refresh()
+        assert catalog.archived(SIM + "/a/2")  # no outlet-base-urls in the warcinfo: known by URL only
+        assert not catalog.archived_path("jiji", "/a/2")
+
+
+def test_a_catalog_of_schema_1_is_rebuilt(override_archive: Path) -> None:
+    """A catalog file of the previous version (no path columns, every file already ingested) is rebuilt."""
+    conn = sqlite3.connect(override_archive / CATALOG_NAME)
+    conn.executescript(
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('schema_version', '1');"
+        "CREATE TABLE ingested (key TEXT PRIMARY KEY, kind TEXT NOT NULL);"
+        "CREATE TABLE captures (uri TEXT NOT NULL, kind TEXT NOT NULL, status INTEGER, warc_path TEXT NOT NULL,"
+        " offset INTEGER NOT NULL, length INTEGER NOT NULL, record_id TEXT, digest TEXT, date TEXT);"
+    )
+    keys = [p.relative_to(override_archive).as_posix() for p in override_archive.rglob("*.cdxj")]
+    conn.executemany("INSERT INTO ingested VALUES (?, 'cdxj')", [(k,) for k in keys])
+    conn.commit()
+    conn.close()
+    with Catalog.open(override_archive) as catalog:
+        assert catalog.refresh() == 0  # rebuilt when opened
+        assert catalog.archived_path("jiji", "/a/2?p=1")
 
 
 def test_verify_ignores_the_catalog_file(archive: Path) -> None:

@@ -61,3 +61,20 @@ def test_repeat_crawl_skips_archived_articles(tmp_path: Path, subprocess_env: di
         timeout=300,
     )
     assert verify.returncode == 0, verify.stdout[-3000:]
+
+
+def test_crawl_through_another_origin_skips_archived_articles(
+    tmp_path: Path, subprocess_env: dict[str, str]
+) -> None:
+    """The same window crawled through two simulators (two ports, as two demo runs): the pages the
+    first fetched, off-topic ones included, are known by path and not fetched through the second."""
+    root = tmp_path / "archive"
+    # Both running at once: two distinct ports.
+    with Simulator() as first_sim, Simulator() as second_sim:
+        assert second_sim.base_urls["asahi"] != first_sim.base_urls["asahi"]
+        _, first = crawl(first_sim, root, subprocess_env)
+        fetched = {r["path"] for r in first if ARTICLE.match(r["path"]) and r["status"] == 200}
+        assert fetched
+        proc, second = crawl(second_sim, root, subprocess_env, "--log-level", "INFO")
+    assert [r["path"] for r in second if ARTICLE.match(r["path"])] == []
+    assert f"'newsarchive/pruned/already_archived': {len(fetched)}" in proc.stderr
