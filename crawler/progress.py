@@ -25,6 +25,7 @@ class OutletCounts:
     bytes: int = 0
     candidates: int = 0
     pruned_window: int = 0
+    already_archived: int = 0
     articles_fetched: int = 0
     kept: int = 0
     off_topic: int = 0
@@ -50,6 +51,7 @@ def counts_from_stats(stats: Mapping[str, Any]) -> OutletCounts:
         candidates=sum(int(stats.get(f"newsarchive/candidates/{source}", 0)) for source in DISCOVERY_SOURCES)
         - int(stats.get("newsarchive/candidates/duplicate", 0)),
         pruned_window=_sum_prefix(stats, "newsarchive/pruned/out_of_window"),
+        already_archived=int(stats.get("newsarchive/pruned/already_archived", 0)),
         articles_fetched=int(stats.get("newsarchive/articles/fetched", 0)),
         kept=int(stats.get("newsarchive/articles/kept", 0)),
         off_topic=int(stats.get("newsarchive/articles/off_topic", 0)),
@@ -105,13 +107,24 @@ class ProgressReporter:
 def render_summary(
     per_outlet: Mapping[str, OutletCounts], *, elapsed_s: float, run_id: str, location_lines: list[str]
 ) -> str:
-    headers = ["outlet", "pages", "candidates", "out-of-window", "articles", "kept", "off-topic", "errors"]
+    headers = [
+        "outlet",
+        "pages",
+        "candidates",
+        "out-of-window",
+        "already archived",
+        "articles",
+        "kept",
+        "off-topic",
+        "errors",
+    ]
     rows: list[list[Any]] = [
         [
             name,
             c.pages,
             c.candidates,
             c.pruned_window,
+            c.already_archived,
             c.articles_fetched,
             c.kept,
             c.off_topic,
