@@ -19,6 +19,7 @@ The figures are written into bench/RESULTS.md between `<!-- capture -->` markers
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +130,9 @@ def _run_arm(
     return result
 
 
-def measure(articles: int, repeat: int, work: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def simulator_process(articles: int) -> Iterator[dict[str, str]]:
+    """A Simulator in a child process (its CPU is not the crawl's), yielding its base URLs."""
     sim = subprocess.Popen(
         _child("--child-serve", str(articles)),
         cwd=REPO,
@@ -138,17 +142,21 @@ def measure(articles: int, repeat: int, work: Path) -> dict[str, Any]:
     )
     try:
         assert sim.stdout is not None
-        base_urls = json.loads(sim.stdout.readline())
+        yield json.loads(sim.stdout.readline())
+    finally:
+        assert sim.stdin is not None
+        sim.stdin.close()
+        sim.wait(timeout=30)
+
+
+def measure(articles: int, repeat: int, work: Path) -> dict[str, Any]:
+    with simulator_process(articles) as base_urls:
         _run_arm(work, "warmup", base_urls, True)  # the simulator's render cache, the page cache
         rounds = []
         for i in range(repeat):
             order = (True, False) if i % 2 == 0 else (False, True)
             arms = {c: _run_arm(work, f"r{i}-{'on' if c else 'off'}", base_urls, c) for c in order}
             rounds.append((arms[True], arms[False]))
-    finally:
-        assert sim.stdin is not None
-        sim.stdin.close()
-        sim.wait(timeout=30)
     return summarise(rounds)
 
 

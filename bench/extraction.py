@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -46,7 +45,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench.capture import _child
 from bench.report import REPO, machine, write_section
 
 OUTLET_FIXTURES = REPO / "tests" / "fixtures" / "outlets"
@@ -195,23 +193,10 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
 
 
 def _crawl_archive(articles: int, work: Path) -> Path:
-    from bench.capture import _run_arm
+    from bench.capture import _run_arm, simulator_process
 
-    sim = subprocess.Popen(
-        _child("--child-serve", str(articles)),
-        cwd=REPO,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert sim.stdout is not None
-        base_urls = json.loads(sim.stdout.readline())
+    with simulator_process(articles) as base_urls:
         _run_arm(work, "crawl", base_urls, True, keep=True)
-    finally:
-        assert sim.stdin is not None
-        sim.stdin.close()
-        sim.wait(timeout=30)
     return work / "crawl"
 
 
