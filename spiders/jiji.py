@@ -16,8 +16,6 @@ from spiders.base import NewsSpider
 from spiders.discovery import ListingMarkup
 from spiders.pages import jiji as jiji_page
 
-_K_DATE = re.compile(r"(?:^|&)k=(\d{4})(\d{2})(\d{2})\d{5}(?:&|$)")
-
 
 class JijiSpider(NewsSpider):
     name = "jiji"
@@ -58,10 +56,5 @@ class JijiSpider(NewsSpider):
         return url
 
     def url_date(self, url: str) -> date | None:
-        match = _K_DATE.search(urlsplit(url).query)
-        if not match:
-            return None
-        try:
-            return date(int(match[1]), int(match[2]), int(match[3]))
-        except ValueError:
-            return None
+        # k=YYYYMMDDnnnnn: the page object reads the same date to choose its layout.
+        return jiji_page.url_day(url)
