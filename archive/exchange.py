@@ -1,7 +1,7 @@
 """The plain data that crosses from the crawler into the WARC writer, and what the writer hands back.
 
 Kept free of Scrapy so the archive library can be used (and tested) on its own; the Scrapy adapter in
-pipelines/warc.py fills an HttpExchange and turns a RecordLocation into crawler.items.WarcPointer.
+pipelines/warc.py fills an HttpExchange and turns a RecordLocation into core.items.WarcPointer.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class HttpExchange:
 
 @dataclass
 class RecordLocation:
-    """Where a response record lives. Same fields, same meaning as crawler.items.WarcPointer."""
+    """Where a response record lives. Same fields, same meaning as core.items.WarcPointer."""
 
     filename: str  # WARC file basename
     path: str  # relative to the archive root, forward slashes

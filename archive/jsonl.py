@@ -156,7 +156,7 @@ class InvalidRowError(ValueError):
 
 class JsonlPartitionWriter:
     def __init__(self, root: Path, run_id: str, *, schema: Mapping[str, Any] | None = None) -> None:
-        """With `schema` (a JSON Schema, e.g. crawler.schema.article_schema()), every row is validated
+        """With `schema` (a JSON Schema, e.g. core.schema.article_schema()), every row is validated
         before it is written and an invalid row raises InvalidRowError."""
         self.root = Path(root)
         self.run_id = safe_component(run_id, "run id")

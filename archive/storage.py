@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 from archive.keys import check_key
 from archive.paths import fsync_dir
@@ -179,16 +179,3 @@ class LocalStore:
 
     def warnings(self) -> list[str]:
         return []
-
-
-def open_store(root: str | Path, **s3_options: Any) -> Store:
-    """A store for an archive root: `s3://bucket/prefix` or a local folder. S3 options are passed to
-    S3Store.from_url (endpoint_url, region, path_style, profile, checksum_when_required, ...)."""
-    text = str(root)
-    if text.startswith("s3://"):
-        from archive.s3store import S3Store  # boto3 costs ~0.3 s to import: only when needed
-
-        return S3Store.from_url(text, **s3_options)
-    if s3_options:
-        raise ValueError(f"{text}: S3 options given for a local archive root")
-    return LocalStore(Path(text))

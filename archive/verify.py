@@ -36,7 +36,8 @@ from archive.paths import (
 )
 from archive.readback import read_record_from
 from archive.run import sha256_file
-from archive.storage import Store, open_store
+from archive.storage import Store
+from archive.stores import open_store
 from archive.warc_writer import iter_gzip_members
 
 REQUIRED_ARTICLE_FIELDS = ("url", "outlet", "title", "published_at", "text", "warc")

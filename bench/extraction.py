@@ -5,7 +5,7 @@
 1. Fixture corpus (tests/fixtures/outlets/*: every registered outlet's recorded page, real or synthetic,
    plus the real 2022 jiji page of tests/fixtures/pages/jiji), each page decoded once as Scrapy would.
    Per page, in the same run and on the same decoded text:
-   - `page object`: pipelines.extract.extract_article with the outlet's page object (as in a crawl);
+   - `page object`: pipelines.article_extraction.extract_article with the outlet's page object (as in a crawl);
    - `generic`: extract_article with no page object (what a page of an unknown site gets);
    - `trafilatura`: plain `trafilatura.extract(text, url=url)` with its defaults (text only: the
      cheapest plain call, so the ratios are conservative).
@@ -55,13 +55,13 @@ EXTRA_PAGES: list[Path] = []  # tests/fixtures/pages/* are copies of outlet fixt
 class Page:
     name: str
     url: str
-    page: Any  # crawler.items.FetchedPage with its page object
+    page: Any  # core.items.FetchedPage with its page object
     golden: dict[str, Any]
     real: bool = True  # a saved page of the outlet's site (False: synthetic, built from OUTLETS.md)
 
 
 def load_corpus() -> list[Page]:
-    from crawler.items import WarcPointer
+    from core.items import WarcPointer
     from crawler.parse_page import decode_like_scrapy, fetched_page, outlet_for_url
     from spiders.fixtures import fixture_paths, read_fixture
 
@@ -136,7 +136,7 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
     import py3langid
     import trafilatura
 
-    from pipelines.extract import extract_article
+    from pipelines.article_extraction import extract_article
 
     load = os.getloadavg()
     pages = load_corpus()
@@ -231,7 +231,7 @@ def _trafilatura_rate(texts: list[tuple[str, str]]) -> float:
 
 
 def reextract_bench(articles: int, rounds: int, work: Path) -> dict[str, Any]:
-    from crawler.config import builtin_topics
+    from core.config import builtin_topics
     from crawler.reextract import reextract
 
     source = _crawl_archive(articles, work)

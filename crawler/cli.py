@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from core.config import ConfigError, builtin_topics
 from crawler.cli_archive import cmd_get_record, cmd_parse, cmd_reextract, cmd_reindex, cmd_verify
 from crawler.cli_crawl import cmd_crawl, load_outlets_from_args, user_agent
 from crawler.cli_parser import (
@@ -28,7 +29,6 @@ from crawler.cli_parser import (
     UsageError,
     build_parser,
 )
-from crawler.config import ConfigError, builtin_topics
 
 __all__ = ["main"]
 

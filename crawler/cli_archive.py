@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from core.config import resolve_topic
 from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, UsageError
-from crawler.config import resolve_topic
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -30,8 +30,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         else:
             print(msg, file=sys.stderr, flush=True)
 
-    from crawler.items import SCHEMA_VERSION
-    from crawler.schema import article_schema
+    from core.items import SCHEMA_VERSION
+    from core.schema import article_schema
 
     # Rows are checked against the schema file in the root; an old root without one gets ours.
     report = verify_archive(target, progress=progress, schemas={SCHEMA_VERSION: article_schema()})
@@ -66,7 +66,8 @@ def cmd_get_record(args: argparse.Namespace) -> int:
         raise UsageError(f"--offset {args.offset}: must be 0 or more")
     try:
         if str(args.root).startswith("s3://"):
-            from archive.storage import StoreError, open_store
+            from archive.storage import StoreError
+            from archive.stores import open_store
 
             if args.length is None:
                 raise UsageError("--length is required for an s3:// archive (the pointer's length)")

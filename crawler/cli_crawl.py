@@ -9,9 +9,9 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from core.config import parse_base_url, resolve_topic
 from crawler import __version__
 from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
-from crawler.config import parse_base_url, resolve_topic
 from spiders.urls import parse_window_bound
 
 
@@ -53,7 +53,8 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
     topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
     store = None
     if str(args.archive).startswith("s3://"):
-        from archive.storage import StoreError, open_store
+        from archive.storage import StoreError
+        from archive.stores import open_store
 
         try:
             store = open_store(args.archive)

@@ -25,10 +25,10 @@ from urllib.parse import urldefrag, urlsplit, urlunsplit
 
 from scrapy.http import Headers, HtmlResponse
 
-from crawler.config import ConfigError, TopicConfig
-from crawler.items import Candidate, FetchedPage, PageParser, WarcPointer
+from core.config import ConfigError, TopicConfig
+from core.items import Candidate, FetchedPage, PageParser, WarcPointer
+from pipelines.article_extraction import extract_article
 from pipelines.dedup import StoryClusterIndex
-from pipelines.extract import extract_article
 from pipelines.relevance import TopicMatcher
 from spiders.base import NewsSpider
 from spiders.base import fetched_page as build_fetched_page

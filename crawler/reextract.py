@@ -47,11 +47,11 @@ from archive.jsonl import JsonlPartitionWriter, iter_row_files
 from archive.paths import WARC_DIR, relpath
 from archive.readback import read_record
 from archive.run import latest_run_id, new_run_id, software_versions, write_manifest
-from crawler.config import ConfigError, TopicConfig
-from crawler.items import Article, WarcPointer
+from core.config import ConfigError, TopicConfig
+from core.items import Article, WarcPointer
 from crawler.parse_page import fetched_page, outlet_for_url
+from pipelines.article_extraction import PAGE_ERROR_KEY, extract_article
 from pipelines.dedup import Signature, StoryClusterIndex, iter_article_rows, seed_from_rows
-from pipelines.extract import PAGE_ERROR_KEY, extract_article
 from pipelines.relevance import TopicMatcher
 
 logger = logging.getLogger(__name__)

@@ -28,10 +28,10 @@ from archive.run import (
     write_manifest,
 )
 from archive.storage import Store
-from crawler.config import TopicConfig
-from crawler.items import SCHEMA_VERSION
+from core.config import TopicConfig
+from core.items import SCHEMA_VERSION
+from core.schema import article_schema, schema_text
 from crawler.progress import OutletCounts, ProgressReporter, counts_from_stats, render_summary
-from crawler.schema import article_schema, schema_text
 from spiders.registry import OUTLETS
 
 PROGRESS_INTERVAL_S = 2.0

@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.jsonl import iter_row_files, read_rows
-from crawler.config import ConfigError
-from crawler.items import Article
+from core.config import ConfigError
+from core.items import Article
 
 logger = logging.getLogger(__name__)
 

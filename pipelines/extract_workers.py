@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from crawler.items import Article, FetchedPage
+from core.items import Article, FetchedPage
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class RemoteError(Exception):
 def _serve(conn: Connection) -> None:
     """The worker's loop: one pickled (page, run_id, min_extracted_size) in, one pickled answer out."""
     # Imported here so that only the child pays for trafilatura/lxml when the parent has not yet.
-    from pipelines.extract import ExtractionError, extract_article
+    from pipelines.article_extraction import ExtractionError, extract_article
 
     conn.send_bytes(_READY)
     while True:
@@ -170,7 +170,7 @@ class ExtractWorkerPool:
         On a timeout the worker is killed and replaced. A crash is retried once in a fresh worker (the
         OS may have killed it for reasons of its own); a second crash is the page's fault.
         """
-        from pipelines.extract import ExtractionError  # late: pipelines.extract imports this module
+        from pipelines.article_extraction import ExtractionError  # late: only pool users pay for the import
 
         self.start()
         assert self._idle is not None

@@ -42,8 +42,9 @@ from scrapy.statscollectors import StatsCollector
 from archive.catalog import Catalog, path_query
 from archive.recovery import RecoveryReport, recover_root
 from archive.run import RunLedger
-from archive.storage import Store, open_store
-from crawler.middlewares import parse_base_urls, rebase_url
+from archive.storage import Store
+from archive.stores import open_store
+from core.baseurls import parse_base_urls, rebase_url
 
 logger = logging.getLogger(__name__)
 

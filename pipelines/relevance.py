@@ -16,8 +16,8 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.config import ConfigError, TopicConfig, resolve_topic
-from crawler.items import Article, TopicMatch
+from core.config import ConfigError, TopicConfig, resolve_topic
+from core.items import Article, TopicMatch
 from pipelines.textnorm import fold
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from scrapy.statscollectors import StatsCollector
 
 from archive.jsonl import JsonlPartitionWriter
 from archive.run import RunLedger
-from crawler.items import Article
+from core.items import Article
 from pipelines.warc import WarcCaptureMiddleware, capture_for
 
 

@@ -37,7 +37,7 @@ from archive.exchange import TRUNCATED_DISCONNECT, TRUNCATED_LENGTH, HttpExchang
 from archive.paths import relpath
 from archive.run import RunLedger
 from archive.warc_writer import WarcWriter, warc_target_uri
-from crawler.items import Article, WarcPointer
+from core.items import Article, WarcPointer
 
 logger = logging.getLogger(__name__)
 

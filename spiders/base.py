@@ -10,7 +10,7 @@ inside the date window are scheduled newest first, at most `max_articles` of the
 the newest. Article responses become `FetchedPage` items for the pipelines.
 
 Site search: an outlet with `search_urls` (templates with `{query}`) and `search_markup` is asked every
-query of every configured topic (settings `TOPICS`, resolved with `crawler.config.resolve_topic`; see
+query of every configured topic (settings `TOPICS`, resolved with `core.config.resolve_topic`; see
 `TopicConfig.search_queries`). Result pages are read like listings (pager followed until a page is all
 older than `since`, at most `DISCOVERY_SEARCH_MAX_PAGES` pages per query) and their links become
 candidates with source "search". `DISCOVERY_SEARCH_ENABLED = False` turns it off. Whether robots.txt
@@ -50,9 +50,9 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.config import ConfigError, resolve_topic
-from crawler.items import Candidate, FetchedPage, PageParser, WarcPointer
-from crawler.middlewares import parse_base_urls
+from core.baseurls import parse_base_urls
+from core.config import ConfigError, resolve_topic
+from core.items import Candidate, FetchedPage, PageParser, WarcPointer
 from spiders.discovery import (
     DiscoveryError,
     Entry,

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from w3lib.encoding import html_to_unicode
 
-from crawler.items import PageFields, PageParser
+from core.items import PageFields, PageParser
 from spiders.base import NewsSpider
 
 META_SUFFIX = ".fixture.json"

@@ -4,7 +4,7 @@ A bad file stops the run before any request: `load_outlet_file` raises `ConfigEr
 why")` for unknown keys, wrong types, regexes that do not compile, CSS selectors cssselect cannot read,
 URLs that are not http(s) or not on the outlet's hosts. Every key is documented in docs/outlets.md.
 
-Hand validation rather than pydantic (not a dependency), in the style of crawler.config's topic loader.
+Hand validation rather than pydantic (not a dependency), in the style of core.config's topic loader.
 No Scrapy here: the spider class is built from an OutletConfig by spiders.generic.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from crawler.config import ConfigError, load_toml
+from core.config import ConfigError, load_toml
 from spiders.pages.generic import LayoutRules, PageRules, check_css, check_source
 
 LANGUAGES = ("ja", "en")

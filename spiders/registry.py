@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from crawler.config import ConfigError
+from core.config import ConfigError
 from spiders.asahi import AsahiSpider
 from spiders.base import NewsSpider
 from spiders.generic import spider_class

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from crawler.items import PageFields
+from core.items import PageFields
 
 
 def spin_forever(html: str, url: str) -> PageFields:

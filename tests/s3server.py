@@ -30,8 +30,8 @@ from archive.jsonl import JsonlPartitionWriter
 from archive.parquet_out import write_parquet_for_run
 from archive.run import RunLedger, install_schema, new_run_id, software_versions, write_manifest
 from archive.warc_writer import WarcWriter
-from crawler.items import SCHEMA_VERSION, Article, TopicMatch, WarcPointer
-from crawler.schema import article_schema, schema_text
+from core.items import SCHEMA_VERSION, Article, TopicMatch, WarcPointer
+from core.schema import article_schema, schema_text
 
 REGION = "us-east-1"
 

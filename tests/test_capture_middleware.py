@@ -25,7 +25,7 @@ from archive.jsonl import read_rows
 from archive.readback import read_record
 from archive.run import RunLedger, new_run_id, software_versions, write_manifest
 from archive.verify import verify_archive
-from crawler.items import Article, WarcPointer
+from core.items import Article, WarcPointer
 
 PAGE_HTML = "<html><head><title>露朝</title></head><body>ロシアと北朝鮮の軍事協力</body></html>"
 

@@ -22,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.readback import read_record
 from archive.warc_writer import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
-from crawler.items import WarcPointer
+from core.items import WarcPointer
 
 MAX_BODY = 64 * 1024
 BIG = hashlib.sha256(b"seed").digest() * (300_000 // 32)  # 300 kB, incompressible enough

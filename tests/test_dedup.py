@@ -12,7 +12,7 @@ import pytest_twisted
 from twisted.internet.defer import Deferred
 
 from archive.jsonl import encode_rows
-from crawler.items import Article, WarcPointer
+from core.items import Article, WarcPointer
 from pipelines.dedup import (
     JACCARD_THRESHOLD,
     Signature,

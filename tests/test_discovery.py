@@ -10,7 +10,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import BaseUrlOverrideMiddleware, parse_base_urls, rebase_url
+from core.baseurls import parse_base_urls, rebase_url
+from crawler.middlewares import BaseUrlOverrideMiddleware
 from spiders.asahi import AsahiSpider
 from spiders.discovery import (
     DiscoveryError,

@@ -18,11 +18,13 @@ from scrapy.settings import Settings
 from twisted.internet.defer import Deferred
 from w3lib.encoding import html_to_unicode
 
+import pipelines.article_extraction as article_extraction_module
 import pipelines.extract as extract_module
-from crawler.config import ConfigError
-from crawler.items import Article, Candidate, FetchedPage, Image, PageFields, WarcPointer
+from core.config import ConfigError
+from core.items import Article, Candidate, FetchedPage, Image, PageFields, WarcPointer
+from pipelines.article_extraction import ExtractionError, extract_article, strip_site_suffix
 from pipelines.dates import JST
-from pipelines.extract import ExtractionError, ExtractPipeline, extract_article, strip_site_suffix
+from pipelines.extract import ExtractPipeline
 from pipelines.textnorm import text_hash
 
 FIXTURES = Path(__file__).parent / "fixtures" / "outlets"  # the real saved pages, one copy each
@@ -174,7 +176,7 @@ def test_page_object_fields_win_and_skip_trafilatura(monkeypatch: pytest.MonkeyP
     def no_trafilatura(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("trafilatura must not run when the page object found title and body")
 
-    monkeypatch.setattr(extract_module, "run_trafilatura", no_trafilatura)
+    monkeypatch.setattr(article_extraction_module, "run_trafilatura", no_trafilatura)
     article = extract_article(
         make_page(JIJI.read_bytes(), JIJI_URL, parser=fake_jiji_page_object), run_id="r"
     )
@@ -238,8 +240,10 @@ def test_complete_fields_are_final_and_spare_the_second_parse(monkeypatch: pytes
 
     owned = ["authors", "images", "modified_at", "section"]
     calls: list[str] = []
-    real_parse = extract_module.parse_html
-    monkeypatch.setattr(extract_module, "parse_html", lambda text: calls.append(text) or real_parse(text))
+    real_parse = article_extraction_module.parse_html
+    monkeypatch.setattr(
+        article_extraction_module, "parse_html", lambda text: calls.append(text) or real_parse(text)
+    )
 
     article = extract_article(make_page(page_html, JIJI_URL, parser=page_object(owned)), run_id="r")
     assert calls == [], "the page was parsed a second time for fields the page object owns"
@@ -267,10 +271,14 @@ def test_real_pages_are_parsed_once(outlet: str, monkeypatch: pytest.MonkeyPatch
     response = decode_like_scrapy(fixture.url, fixture.body, fixture.headers)
     page = fetched_page(outlet_for_url(fixture.url), response, warc=WARC, fetched_at="")
     monkeypatch.setattr(
-        extract_module, "parse_html", lambda text: pytest.fail(f"{outlet}: second parse of the page")
+        article_extraction_module,
+        "parse_html",
+        lambda text: pytest.fail(f"{outlet}: second parse of the page"),
     )
     monkeypatch.setattr(
-        extract_module, "run_trafilatura", lambda *a, **k: pytest.fail(f"{outlet}: trafilatura ran")
+        article_extraction_module,
+        "run_trafilatura",
+        lambda *a, **k: pytest.fail(f"{outlet}: trafilatura ran"),
     )
     article = extract_article(page, run_id="r")
     assert article.extraction["text"].startswith(f"page:{outlet}@") and article.text

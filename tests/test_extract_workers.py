@@ -12,8 +12,9 @@ import pytest
 import pytest_twisted
 from scrapy.exceptions import DropItem
 
-from crawler.items import Article, FetchedPage
-from pipelines.extract import ExtractPipeline, extract_article
+from core.items import Article, FetchedPage
+from pipelines.article_extraction import extract_article
+from pipelines.extract import ExtractPipeline
 from tests.extract_parsers import die, die_once, report_pid, spin_forever
 from tests.test_extract import ASAHI, ASAHI_URL, JIJI, JIJI_URL, WARC, make_page, run, stub_crawler
 

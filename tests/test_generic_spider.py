@@ -19,7 +19,7 @@ from scrapy import signals
 from scrapy.crawler import CrawlerRunner
 from tldextract import TLDExtract
 
-from crawler.items import FetchedPage
+from core.items import FetchedPage
 from spiders.generic import GenericSpider
 from spiders.registry import load_outlets
 

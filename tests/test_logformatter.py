@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 from scrapy.exceptions import DropItem
 
-from crawler.items import Candidate, FetchedPage
+from core.items import Candidate, FetchedPage
 from crawler.logformatter import ShortItemLogFormatter, describe
 
 

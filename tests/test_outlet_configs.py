@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError
+from core.config import ConfigError
 from spiders.generic import GenericSpider
 from spiders.outlet_config import builtin_outlet_configs, load_outlet_file
 from spiders.registry import (

@@ -10,7 +10,7 @@ import pytest
 from archive.jsonl import read_rows
 from archive.parquet_out import read_parquet_rows, write_parquet
 from archive.verify import verify_archive
-from crawler.schema import article_schema
+from core.schema import article_schema
 from tests.s3server import build_run
 
 

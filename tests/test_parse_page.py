@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import ConfigError, TermGroup, TopicConfig, builtin_topics
+from core.config import ConfigError, TermGroup, TopicConfig, builtin_topics
 from crawler.parse_page import outlet_for_url, parse_headers, parse_page, read_headers_file
 from pipelines.dedup import cluster_id_for
 from pipelines.textnorm import join_paragraphs

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import parse_topic
 from crawler.cli import main
-from crawler.config import parse_topic
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archive.jsonl import iter_row_files, read_rows
-from crawler.config import ConfigError, TermGroup, TopicConfig, builtin_topics
+from core.config import ConfigError, TermGroup, TopicConfig, builtin_topics
 from crawler.reextract import reextract
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 
-from crawler.config import ConfigError, TermGroup, TopicConfig, resolve_topic
-from crawler.items import Article, WarcPointer
-from pipelines.extract import extract_article
+from core.config import ConfigError, TermGroup, TopicConfig, resolve_topic
+from core.items import Article, WarcPointer
+from pipelines.article_extraction import extract_article
 from pipelines.relevance import RelevancePipeline, TopicMatcher, load_matchers, prefilter
 from pipelines.textnorm import fold
 from tests.test_extract import ASAHI, ASAHI_URL, JIJI, JIJI_URL, make_page

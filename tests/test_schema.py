@@ -13,8 +13,8 @@ import pytest
 from archive.jsonl import InvalidRowError, JsonlPartitionWriter, encode_rows, iter_row_files, read_rows
 from archive.jsonvalidate import UnsupportedSchemaError, errors
 from archive.verify import verify_archive
-from crawler.items import SCHEMA_VERSION, Article
-from crawler.schema import article_schema, schema_relpath, schema_text
+from core.items import SCHEMA_VERSION, Article
+from core.schema import article_schema, schema_relpath, schema_text
 from tests.s3server import build_run, make_article
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,10 +31,10 @@ def _row() -> dict:
 
 def test_committed_schema_file_is_the_generated_one() -> None:
     committed = REPO / schema_relpath()
-    assert committed.is_file(), f"run: python -m crawler.schema > {schema_relpath()}"
+    assert committed.is_file(), f"run: python -m core.schema > {schema_relpath()}"
     assert committed.read_text(encoding="utf-8") == schema_text()
     out = subprocess.run(
-        [sys.executable, "-m", "crawler.schema"], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "core.schema"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out == committed.read_text(encoding="utf-8")
 

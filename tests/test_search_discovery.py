@@ -15,7 +15,7 @@ import pytest_twisted
 from scrapy import Request, signals
 from scrapy.crawler import CrawlerRunner
 
-from crawler.config import ConfigError, builtin_topics, parse_topic
+from core.config import ConfigError, builtin_topics, parse_topic
 from crawler.simulator import SimArticle, Simulator
 from spiders.asahi import AsahiSpider
 from spiders.base import NewsSpider, topic_search_queries

@@ -18,7 +18,7 @@ from scrapy import Request, signals
 from scrapy.crawler import CrawlerRunner
 from tldextract import TLDExtract
 
-from crawler.items import Candidate, FetchedPage
+from core.items import Candidate, FetchedPage
 from crawler.simulator import Simulator
 from spiders.base import NewsSpider
 from spiders.jiji import JijiSpider

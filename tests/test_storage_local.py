@@ -9,7 +9,8 @@ import pytest
 
 from archive.keys import UnsafeKeyError, check_key, join_key, key_for_url, sanitize_component
 from archive.publish import publish_run, upload_rank
-from archive.storage import LocalFileChangedError, LocalStore, ObjectExistsError, open_store
+from archive.storage import LocalFileChangedError, LocalStore, ObjectExistsError
+from archive.stores import open_store
 from archive.verify import verify_archive
 from tests.s3server import build_run
 

@@ -13,7 +13,7 @@ from datetime import date
 
 from lxml import etree, html
 
-from crawler.items import Access, Image, PageFields
+from core.items import Access, Image, PageFields
 from spiders.pages.common import (
     Layout,
     absolute,

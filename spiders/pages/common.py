@@ -16,7 +16,7 @@ from urllib.parse import urljoin
 
 from lxml import etree, html
 
-from crawler.items import Image, PageFields
+from core.items import Image, PageFields
 
 JST = timezone(timedelta(hours=9), "JST")
 

@@ -29,7 +29,7 @@ from typing import Any
 from cssselect import GenericTranslator, SelectorError
 from lxml import etree, html
 
-from crawler.items import Access, Image, PageFields, PageParser
+from core.items import Access, Image, PageFields, PageParser
 from spiders.pages.common import (
     JST,
     Layout,

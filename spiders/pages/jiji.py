@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree, html
 
-from crawler.items import Access, Image, PageFields
+from core.items import Access, Image, PageFields
 from spiders.pages.common import (
     Layout,
     absolute,

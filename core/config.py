@@ -143,9 +143,9 @@ def load_topic_file(path: Path) -> TopicConfig:
 
 
 def builtin_topics() -> dict[str, TopicConfig]:
-    """The topics shipped with the project (crawler/topics/*.toml), by name."""
+    """The topics shipped with the project (core/topics/*.toml), by name."""
     topics: dict[str, TopicConfig] = {}
-    for entry in sorted(resources.files("crawler.topics").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files("core.topics").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
             topic = parse_topic(tomllib.loads(entry.read_text("utf-8")), f"builtin:{entry.name}")
             topics[topic.name] = topic
