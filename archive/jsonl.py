@@ -7,6 +7,10 @@ once and closed at the end of the run) at level 6, with no name and mtime 0 in i
 rows always give the same bytes (and the same sha256 in a manifest). It is a `.gz` object, not a
 transfer encoding: it must never be stored with `Content-Encoding: gzip`.
 
+A writer may be given a `twin` factory (archive.parquet_out.ParquetTwins): each partition file then
+gets a companion written from the same rows in the same pass (its Parquet twin), created after the JSON
+lines part and completed before it, so the rows are never read back.
+
 The stdlib gzip module is used: it is the reference implementation and the files are small enough
 that nothing faster is needed.
 """
@@ -20,14 +24,15 @@ import logging
 import os
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from archive.jsonvalidate import errors
 from archive.paths import (
     ARTICLES_DIR,
     OPEN_SUFFIX,
+    PARQUET_SUFFIX,
     ROW_FILE_SUFFIXES,
     ROWS_SUFFIX,
     article_relpath,
@@ -136,11 +141,12 @@ def _gzip_writer(raw: IO[bytes]) -> gzip.GzipFile:
 
 
 def _stem_taken(final: Path) -> bool:
-    # A plain `.jsonl` of an older writer with the same stem would share the Parquet twin's name.
+    # A plain `.jsonl` of an older writer with the same stem would share the Parquet twin's name, and a
+    # Parquet file (or part) left under the stem would be mistaken for the twin of the new file.
     stem = final.name.removesuffix(ROWS_SUFFIX)
     return any(
         final.with_name(stem + suffix + open_suffix).exists()
-        for suffix in ROW_FILE_SUFFIXES
+        for suffix in (*ROW_FILE_SUFFIXES, PARQUET_SUFFIX)
         for open_suffix in ("", OPEN_SUFFIX)
     )
 
@@ -154,14 +160,44 @@ class InvalidRowError(ValueError):
     """A row that does not follow the schema the writer was given: never written."""
 
 
+class RowSink(Protocol):
+    """A companion file of one partition file, fed the same rows: write() before the JSON line (so a row
+    it refuses is not written at all), close() completes it under its final name."""
+
+    def write(self, row: Mapping[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+TwinFactory = Callable[[Path], RowSink]
+"""Given the final path of a new partition file, open its companion."""
+
+
+class _Partition:
+    def __init__(self, rel: str, raw: IO[bytes], twin: RowSink | None) -> None:
+        self.rel = rel
+        self.raw = raw
+        self.gz = _gzip_writer(raw)
+        self.twin = twin
+
+
 class JsonlPartitionWriter:
-    def __init__(self, root: Path, run_id: str, *, schema: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        run_id: str,
+        *,
+        schema: Mapping[str, Any] | None = None,
+        twin: TwinFactory | None = None,
+    ) -> None:
         """With `schema` (a JSON Schema, e.g. core.schema.article_schema()), every row is validated
-        before it is written and an invalid row raises InvalidRowError."""
+        before it is written and an invalid row raises InvalidRowError. With `twin`, every partition
+        file gets a companion fed the same rows (see the module doc)."""
         self.root = Path(root)
         self.run_id = safe_component(run_id, "run id")
         self.schema = schema
-        self._open: dict[tuple[str, str], tuple[str, IO[bytes], gzip.GzipFile]] = {}
+        self.twin = twin
+        self._open: dict[tuple[str, str], _Partition] = {}
         self._lock = threading.Lock()
 
     def write(self, row: Mapping[str, Any]) -> str:
@@ -176,27 +212,33 @@ class JsonlPartitionWriter:
         with self._lock:
             if key not in self._open:
                 self._open[key] = self._create(*key)
-            rel, _raw, gz = self._open[key]
-            gz.write(line)
-            return rel
+            partition = self._open[key]
+            if partition.twin is not None:
+                partition.twin.write(row)
+            partition.gz.write(line)
+            return partition.rel
 
     def close(self) -> list[str]:
         """Close every partition file; return their final relative paths."""
         with self._lock:
             opened, self._open = self._open, {}
         closed = []
-        for rel, raw, gz in opened.values():
-            gz.close()  # writes the gzip trailer; leaves `raw` open
-            raw.flush()
-            os.fsync(raw.fileno())
-            raw.close()
-            final = self.root / rel
+        for partition in opened.values():
+            if partition.twin is not None:
+                # Completed first: a companion part under its `.open` name always has the JSON lines
+                # part beside it, so recovery (archive.recovery) finds both by the dead run's id.
+                partition.twin.close()
+            partition.gz.close()  # writes the gzip trailer; leaves `raw` open
+            partition.raw.flush()
+            os.fsync(partition.raw.fileno())
+            partition.raw.close()
+            final = self.root / partition.rel
             with _allocation_lock:
                 rename_no_replace(final.with_name(final.name + OPEN_SUFFIX), final)
-            closed.append(rel)
+            closed.append(partition.rel)
         return closed
 
-    def _create(self, outlet: str, day: str) -> tuple[str, IO[bytes], gzip.GzipFile]:
+    def _create(self, outlet: str, day: str) -> _Partition:
         with _allocation_lock:
             n = 0
             while True:
@@ -204,10 +246,21 @@ class JsonlPartitionWriter:
                 final = self.root / rel
                 final.parent.mkdir(parents=True, exist_ok=True)
                 if not _stem_taken(final):
+                    open_path = final.with_name(final.name + OPEN_SUFFIX)
                     try:
-                        raw = final.with_name(final.name + OPEN_SUFFIX).open("xb")
+                        raw = open_path.open("xb")
                     except FileExistsError:
                         pass
                     else:
-                        return rel, raw, _gzip_writer(raw)
+                        return _Partition(rel, raw, self._open_twin(final, raw, open_path))
                 n += 1
+
+    def _open_twin(self, final: Path, raw: IO[bytes], open_path: Path) -> RowSink | None:
+        if self.twin is None:
+            return None
+        try:
+            return self.twin(final)
+        except BaseException:
+            raw.close()
+            open_path.unlink(missing_ok=True)
+            raise

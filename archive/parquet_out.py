@@ -6,12 +6,18 @@ would become a struct with one field per term), which breaks reading `articles/*
 dataset. Mapping: objects with declared properties -> struct; objects of one value type (term -> count)
 -> map; arrays -> list; values of any type (Any) -> a JSON text column. The JSON Schema travels in the
 file metadata, so `read_parquet_rows` gives back exactly the JSON rows.
+
+A crawl writes each twin in the same pass as its JSON lines (ParquetTwins, given to the JSONL partition
+writer): rows are buffered in small batches and written as row groups, so the JSON lines are never read
+back and memory stays bounded. Files written without a twin (rows salvaged after a crash) get theirs from
+write_parquet_for_run, which reads them back.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -20,11 +26,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from archive.jsonl import read_rows
-from archive.paths import OPEN_SUFFIX, is_row_file, parquet_twin, rename_no_replace, resolve_inside
+from archive.paths import (
+    OPEN_SUFFIX,
+    is_row_file,
+    parquet_twin,
+    rename_no_replace,
+    resolve_inside,
+)
 from archive.run import RunLedger
 
 SCHEMA_META_KEY = b"newsarchive.json_schema"
 PARQUET_KIND = "parquet"
+COMPRESSION = "zstd"
+# Rows held in memory by all the twins of one writer together, before the fullest is written out as a row
+# group: article rows are a few kB to a few tens of kB, so this caps the buffers at some tens of MB.
+MAX_BUFFERED_ROWS = 1000
 
 
 class _Mapper:
@@ -118,22 +134,100 @@ def write_parquet(
     path = Path(path)
     if json_schema is not None:
         mapper = _Mapper(json_schema)
-        props = json_schema["properties"]
         data = [mapper.to_arrow(dict(row), json_schema, f"row {i}") for i, row in enumerate(rows)]
-        arrow_schema = pa.schema(
-            [pa.field(name, mapper.arrow_type(sub)) for name, sub in props.items()],
-            metadata={SCHEMA_META_KEY: json.dumps(json_schema, ensure_ascii=False).encode("utf-8")},
-        )
-        table = pa.Table.from_pylist(data, schema=arrow_schema)
+        table = pa.Table.from_pylist(data, schema=arrow_schema(json_schema))
     else:
         table = pa.Table.from_pylist([dict(r) for r in rows])
     open_path = path.with_name(path.name + OPEN_SUFFIX)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, open_path, compression="zstd")
+    pq.write_table(table, open_path, compression=COMPRESSION)
     with open_path.open("rb+") as fh:
         os.fsync(fh.fileno())
     rename_no_replace(open_path, path)
     return len(rows)
+
+
+def arrow_schema(json_schema: Mapping[str, Any]) -> pa.Schema:
+    """The Arrow schema of rows following `json_schema`, which travels in its metadata."""
+    mapper = _Mapper(json_schema)
+    return pa.schema(
+        [pa.field(name, mapper.arrow_type(sub)) for name, sub in json_schema["properties"].items()],
+        metadata={SCHEMA_META_KEY: json.dumps(json_schema, ensure_ascii=False).encode("utf-8")},
+    )
+
+
+class ParquetTwin:
+    """The Parquet twin of one JSONL partition file, written while the rows are (archive.jsonl's RowSink).
+
+    Written as `<name>.open` and renamed by close(), never over an existing file. Rows wait in a small
+    buffer (its size set by the ParquetTwins budget) and go out as row groups.
+    """
+
+    def __init__(self, path: Path, owner: ParquetTwins) -> None:
+        self.path = Path(path)
+        self._owner = owner
+        self._open_path = self.path.with_name(self.path.name + OPEN_SUFFIX)
+        self._buffer: list[dict[str, Any]] = []
+        # "xb": a leftover part under this name is somebody's; never write over it.
+        self._fh = self._open_path.open("xb")
+        self._writer = pq.ParquetWriter(self._fh, owner.schema, compression=COMPRESSION)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        """Convert the row now, so a row Parquet cannot hold fails before its JSON line is written."""
+        json_schema = self._owner.json_schema
+        self._buffer.append(
+            self._owner.mapper.to_arrow(dict(row), json_schema, f"row for {row.get('url', '?')}")
+        )
+        self._owner.note_buffered(self)
+
+    def flush(self) -> None:
+        if self._buffer:
+            rows, self._buffer = self._buffer, []
+            self._writer.write_table(pa.Table.from_pylist(rows, schema=self._owner.schema))
+
+    def close(self) -> None:
+        self.flush()
+        self._owner.forget(self)
+        self._writer.close()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        rename_no_replace(self._open_path, self.path)
+
+
+class ParquetTwins:
+    """Opens the Parquet twin of each JSONL partition file a writer creates (archive.jsonl's `twin`), and
+    keeps the rows all its twins buffer together under `max_buffered_rows`."""
+
+    def __init__(self, json_schema: Mapping[str, Any], *, max_buffered_rows: int = MAX_BUFFERED_ROWS) -> None:
+        self.json_schema = json_schema
+        self.mapper = _Mapper(json_schema)
+        self.schema = arrow_schema(json_schema)
+        self.max_buffered_rows = max_buffered_rows
+        self._live: list[ParquetTwin] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, rows_path: Path) -> ParquetTwin:
+        twin = ParquetTwin(rows_path.parent / parquet_twin(rows_path.name), self)
+        with self._lock:
+            self._live.append(twin)
+        return twin
+
+    def note_buffered(self, twin: ParquetTwin) -> None:
+        with self._lock:
+            total = sum(t.buffered for t in self._live)
+            fullest = max(self._live, key=lambda t: t.buffered, default=twin)
+        if total >= self.max_buffered_rows:
+            fullest.flush()
+
+    def forget(self, twin: ParquetTwin) -> None:
+        with self._lock:
+            if twin in self._live:
+                self._live.remove(twin)
 
 
 def read_parquet_rows(path: Path | IO[bytes]) -> list[dict[str, Any]]:
@@ -159,8 +253,11 @@ def _row_schema(root: Path, rows: list[dict[str, Any]]) -> Mapping[str, Any] | N
 def write_parquet_for_run(
     root: Path, run_id: str, *, json_schema: Mapping[str, Any] | None = None
 ) -> list[str]:
-    """Write a `.parquet` beside every JSONL file of the run (as the run ledger lists them) and add them
-    to the ledger, so the manifest lists them. Call it after the crawl, before write_manifest. Without
+    """Give every JSONL file of the run (as the run ledger lists them) its `.parquet` and add them to the
+    ledger, so the manifest lists them. Call it after the crawl, before write_manifest.
+
+    A twin written in the same pass as its rows (ParquetTwins) is only listed; the rows of a file that has
+    none (salvaged after a crash, written by a writer without twins) are read back and written. Without
     `json_schema`, the schema the rows name is read from the root's schema/ folder."""
     root = Path(root)
     ledger = RunLedger.for_run(root, run_id)
@@ -168,11 +265,13 @@ def write_parquet_for_run(
     for rel, kind in ledger.files():
         if kind != "articles" or not is_row_file(rel):
             continue
-        rows = list(read_rows(resolve_inside(root, rel)))
         target_rel = parquet_twin(rel)
-        write_parquet(
-            rows, resolve_inside(root, target_rel), json_schema=json_schema or _row_schema(root, rows)
-        )
+        # The writer allocates a stem only when neither its rows nor its twin exist: a twin here is this file's.
+        if not resolve_inside(root, target_rel).is_file():
+            rows = list(read_rows(resolve_inside(root, rel)))
+            write_parquet(
+                rows, resolve_inside(root, target_rel), json_schema=json_schema or _row_schema(root, rows)
+            )
         ledger.add_file(target_rel, PARQUET_KIND)
         written.append(target_rel)
     return written

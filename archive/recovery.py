@@ -25,7 +25,15 @@ from typing import Any
 
 from archive.cdxj import cdxj_path_for, index_missing, read_cdxj
 from archive.jsonl import JsonlPartitionWriter, iter_row_files, read_rows
-from archive.paths import ARTICLES_DIR, OPEN_SUFFIX, ROW_FILE_SUFFIXES, WARC_DIR, fsync_dir, relpath
+from archive.paths import (
+    ARTICLES_DIR,
+    OPEN_SUFFIX,
+    PARQUET_SUFFIX,
+    ROW_FILE_SUFFIXES,
+    WARC_DIR,
+    fsync_dir,
+    relpath,
+)
 from archive.readback import read_record
 from archive.warc_writer import METADATA_URI_PREFIX, WarcWriter, _owner_is_gone
 
@@ -41,7 +49,8 @@ class RecoveryReport:
     indexes: list[str] = field(default_factory=list)
     salvaged_files: list[str] = field(default_factory=list)  # new closed JSONL files of dead runs
     salvaged_rows: int = 0
-    removed_open_rows: list[str] = field(default_factory=list)  # the dead runs' .jsonl.gz.open files
+    # the dead runs' `.jsonl.gz.open` files and the `.parquet.open` twins that were being written beside them
+    removed_open_rows: list[str] = field(default_factory=list)
 
 
 def warcinfo_fields(path: Path) -> dict[str, str]:
@@ -106,11 +115,12 @@ def recover_root(root: Path) -> RecoveryReport:
 
 
 def _open_row_files(root: Path, run_id: str) -> list[Path]:
-    """The run's article files still under their `.open` name (plain ones of older writers included)."""
+    """The run's article files still under their `.open` name (plain ones of older writers included),
+    with their Parquet twins: the salvaged rows get new twins from archive.parquet_out."""
     folder = root / ARTICLES_DIR
     if not folder.is_dir():
         return []
-    suffixes = tuple(suffix + OPEN_SUFFIX for suffix in ROW_FILE_SUFFIXES)
+    suffixes = tuple(suffix + OPEN_SUFFIX for suffix in (*ROW_FILE_SUFFIXES, PARQUET_SUFFIX))
     return sorted(p for p in folder.rglob(f"{run_id}-*{OPEN_SUFFIX}") if p.name.endswith(suffixes))
 
 

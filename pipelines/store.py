@@ -1,5 +1,11 @@
-"""Write kept articles as JSON lines partitioned by outlet and published day (JST), and the same JSON
-as a metadata record in the WARC files of the crawl, so that a WARC alone is a complete archive."""
+"""Write kept articles as JSON lines partitioned by outlet and published day (JST), each file with its
+Parquet twin written from the same rows in the same pass, and the same JSON as a metadata record in the
+WARC files of the crawl, so that a WARC alone is a complete archive.
+
+The twins are not added to the run ledger here: crawler.run lists them (archive.parquet_out.
+write_parquet_for_run) after the schema, where the manifest has always listed them, and makes the twins
+of rows salvaged after a crash in the same step.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,10 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
 from archive.jsonl import JsonlPartitionWriter
+from archive.parquet_out import ParquetTwins
 from archive.run import RunLedger
 from core.items import Article
+from core.schema import article_schema
 from pipelines.warc import WarcCaptureMiddleware, capture_for
 
 
@@ -30,7 +38,7 @@ class ArticleStorePipeline:
         self.run_id = run_id
         self.stats = stats
         self.crawler = crawler
-        self.writer = JsonlPartitionWriter(self.root, run_id)
+        self.writer = JsonlPartitionWriter(self.root, run_id, twin=ParquetTwins(article_schema()))
         self.ledger = RunLedger.for_run(self.root, run_id)
 
     @classmethod

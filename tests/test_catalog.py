@@ -252,8 +252,8 @@ def killed_run(tmp_path: Path) -> tuple[Path, list[str]]:
     open_warc = writer.current_path
     assert open_warc is not None
     rows_open = next(scratch.rglob("*.jsonl.gz.open"))
-    for _rel, _raw, gz in rows._open.values():
-        gz.flush()  # a sync flush: the first row's compressed bytes reach the file, as a buffer would
+    for partition in rows._open.values():
+        partition.gz.flush()  # a sync flush: the first row's compressed bytes reach the file, as a buffer would
     # Copy the files as the dead process left them: it never closed them.
     copies = []
     for src in (open_warc, rows_open):

@@ -15,31 +15,25 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.jsonl import iter_row_files, read_rows
 from crawler.simulator import Simulator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def run_cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+# The CLI at the pace `demo` uses for the simulator (no politeness delays; tests/local_crawl.py).
+LOCAL_CRAWL = Path(__file__).with_name("local_crawl.py")
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], timeout: float = 300, *, local_pace: bool = False
+) -> subprocess.CompletedProcess[str]:
+    entry = [str(LOCAL_CRAWL)] if local_pace else ["-m", "crawler.cli"]
     return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
+        [sys.executable, *entry, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
-
-
-@pytest.fixture(scope="module")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    import os
-
-    from tests.conftest import NETGUARD_DIR
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(NETGUARD_DIR)
-    root = tmp_path_factory.mktemp("demo") / "archive"
-    proc = run_cli(["demo", "--archive", str(root)], env)
-    return root, proc
 
 
 def _rows(root: Path) -> list[dict]:
@@ -245,6 +239,7 @@ def test_crawl_with_base_url_and_json_logs(tmp_path: Path) -> None:
                 "tests@localhost",
             ],
             env,
+            local_pace=True,
         )
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = [json.loads(line) for line in proc.stderr.splitlines() if line.strip()]  # every line is JSON

@@ -14,7 +14,7 @@ from tests.conftest import NETGUARD_DIR
 from tests.s3server import S3Env
 
 pytest_plugins = ["tests.s3server"]
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def cli(args: list[str]) -> subprocess.CompletedProcess[str]:

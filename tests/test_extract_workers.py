@@ -16,7 +16,7 @@ from core.items import Article, FetchedPage
 from pipelines.article_extraction import extract_article
 from pipelines.extract import ExtractPipeline
 from tests.extract_parsers import die, die_once, report_pid, spin_forever
-from tests.test_extract import ASAHI, ASAHI_URL, JIJI, JIJI_URL, WARC, make_page, run, stub_crawler
+from tests.extraction_helpers import ASAHI, ASAHI_URL, JIJI, JIJI_URL, WARC, make_page, run, stub_crawler
 
 FIXTURES = Path(__file__).parent / "fixtures" / "outlets"
 

@@ -15,6 +15,9 @@ from crawler.simulator import Simulator
 pytestmark = pytest.mark.e2e
 
 ARTICLE = re.compile(r"^(/jc/article|/articles/)")
+# The CLI at the pace `demo` uses for the simulator: what is tested is which pages are fetched, not the
+# politeness delays owed to a real outlet, which made each crawl here wait about 90 s (tests/local_crawl.py).
+LOCAL_CRAWL = Path(__file__).with_name("local_crawl.py")
 
 
 def crawl(
@@ -24,7 +27,7 @@ def crawl(
     args = ["crawl", "asahi", "--base-url", f"asahi={sim.base_urls['asahi']}"]
     args += ["--since", "2025-03-01", "--until", "2025-03-21", "--archive", str(root), *extra]
     proc = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args], env=env, capture_output=True, text=True, timeout=400
+        [sys.executable, str(LOCAL_CRAWL), *args], env=env, capture_output=True, text=True, timeout=400
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, [r for r in sim.requests[before:] if r["outlet"] == "asahi"]

@@ -15,7 +15,7 @@ from core.items import Article, WarcPointer
 from pipelines.article_extraction import extract_article
 from pipelines.relevance import RelevancePipeline, TopicMatcher, load_matchers, prefilter
 from pipelines.textnorm import fold
-from tests.test_extract import ASAHI, ASAHI_URL, JIJI, JIJI_URL, make_page
+from tests.extraction_helpers import ASAHI, ASAHI_URL, JIJI, JIJI_URL, make_page
 
 SEED = Path(__file__).parent / "fixtures" / "extract" / "topic-example-seed.txt"
 

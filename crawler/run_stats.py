@@ -1,0 +1,90 @@
+"""What a crawl run's per-outlet Scrapy stats add up to: the counts the manifest, the summary and the exit
+code are made of.
+
+Reads only stats dictionaries; keys follow `component/event/detail` (docs/cli.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from crawler.progress import OutletCounts, counts_from_stats
+
+TOPIC_PREFIX = "newsarchive/topics/"
+
+
+def errors_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
+    """One outlet's errors by reason: the components' own counters, HTTP 4xx/5xx, download exceptions and
+    spider exceptions."""
+    errors: dict[str, int] = {}
+    for key, value in stats.items():
+        if key.startswith("newsarchive/errors/"):
+            errors[key.removeprefix("newsarchive/errors/")] = int(value)
+        elif key.startswith("downloader/response_status_count/") and key.rsplit("/", 1)[1][:1] in "45":
+            errors[f"http_{key.rsplit('/', 1)[1]}"] = int(value)
+        elif key.startswith("downloader/exception_type_count/"):
+            errors[key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = int(value)
+        elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
+            errors[f"spider_{key.rsplit('/', 1)[1]}"] = int(value)
+    return errors
+
+
+def _sum_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for name, count in part.items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
+@dataclass
+class RunStats:
+    stats: dict[str, dict[str, Any]]  # outlet -> raw Scrapy stats
+    per_outlet: dict[str, OutletCounts]
+    finish_reasons: dict[str, str]
+    topic_counts: dict[str, int]  # topic -> articles accepted for it, all outlets
+    errors_by_outlet: dict[str, dict[str, int]]
+    errors_total: dict[str, int]
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, dict[str, Any]]) -> RunStats:
+        errors_by_outlet = {name: errors_by_reason(s) for name, s in stats.items()}
+        return cls(
+            stats=stats,
+            per_outlet={name: counts_from_stats(s) for name, s in stats.items()},
+            finish_reasons={name: str(s.get("finish_reason", "not started")) for name, s in stats.items()},
+            topic_counts=_sum_counts(
+                {k.removeprefix(TOPIC_PREFIX): int(v) for k, v in s.items() if k.startswith(TOPIC_PREFIX)}
+                for s in stats.values()
+            ),
+            errors_by_outlet=errors_by_outlet,
+            errors_total=_sum_counts(errors_by_outlet.values()),
+        )
+
+    def crawled_ok(self, outlet: str) -> bool:
+        """The outlet's crawler finished normally and fetched something."""
+        return self.finish_reasons.get(outlet) == "finished" and self.per_outlet[outlet].pages > 0
+
+    def all_ok(self, outlets: Iterable[str]) -> bool:
+        """Every outlet crawled, and no spider callback raised."""
+        return all(self.crawled_ok(o) and not self.stats[o].get("spider_exceptions/count") for o in outlets)
+
+    def failed_outlets(self, outlets: Iterable[str]) -> list[str]:
+        return [o for o in outlets if not self.crawled_ok(o)]
+
+    def manifest_counts(self) -> dict[str, Any]:
+        return {
+            "outlets": {k: asdict(v) for k, v in self.per_outlet.items()},
+            "topics": self.topic_counts,
+            "errors_by_outlet": self.errors_by_outlet,
+        }
+
+    @property
+    def kept(self) -> int:
+        return sum(c.kept for c in self.per_outlet.values())
+
+    @property
+    def warc_records(self) -> int:
+        return sum(c.warc_records for c in self.per_outlet.values())
