@@ -3,7 +3,8 @@
 The parser lives in cli_parser.py, crawl/demo in cli_crawl.py, the archive readers in cli_archive.py.
 
 `main(argv=None)` returns an exit code (documented in docs/cli.md and `newsarchive --help`):
-0 success, 1 the work ran but found or hit problems, 2 a usage or configuration mistake, 130 interrupted.
+0 success, 1 the work ran but found or hit problems, 2 a usage or configuration mistake, 3 the archive
+root is locked by another run, 130 interrupted.
 A user mistake is reported as one line on stderr, never as a traceback.
 """
 
@@ -18,11 +19,13 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from archive.runlock import RunLockedError
 from core.config import ConfigError, builtin_topics
 from crawler.cli_archive import cmd_get_record, cmd_parse, cmd_reextract, cmd_reindex, cmd_verify
 from crawler.cli_crawl import cmd_crawl, load_outlets_from_args, user_agent
 from crawler.cli_parser import (
     EXIT_INTERRUPTED,
+    EXIT_LOCKED,
     EXIT_OK,
     EXIT_PROBLEMS,
     EXIT_USAGE,
@@ -177,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RunLockedError as exc:
+        print(f"newsarchive: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         print("newsarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -9,7 +9,9 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from core.config import parse_base_url, resolve_topic
+from archive.runlock import RunLock
+from archive.storage import Store
+from core.config import TopicConfig, parse_base_url, resolve_topic
 from crawler import __version__
 from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
 from spiders.urls import parse_window_bound
@@ -48,8 +50,6 @@ def load_outlets_from_args(args: argparse.Namespace) -> dict[str, type]:
 
 
 def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
-    from crawler.run import CrawlPlan, run_crawl
-
     topics = [resolve_topic(t) for t in (args.topics or ["russia-dprk"])]
     store = None
     if str(args.archive).startswith("s3://"):
@@ -71,6 +71,16 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
     except OSError as exc:
         flag = "--spool" if store is not None else "--archive"
         raise UsageError(f"{flag} {root}: not writable ({exc.strerror})") from None
+    # Before anything else touches the root (the demo's simulator, recovery, the catalog): a second
+    # run on the same root stops here with exit code 3 (crawler.cli), and the first run is left alone.
+    with RunLock(root, command="demo" if demo else "crawl"):
+        return _crawl_locked(args, demo=demo, root=root, store=store, topics=topics)
+
+
+def _crawl_locked(
+    args: argparse.Namespace, *, demo: bool, root: Path, store: Store | None, topics: list[TopicConfig]
+) -> int:
+    from crawler.run import CrawlPlan, run_crawl
 
     registry = load_outlets_from_args(args)
     if demo:

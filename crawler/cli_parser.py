@@ -17,6 +17,7 @@ from crawler import __version__
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
+EXIT_LOCKED = 3
 EXIT_INTERRUPTED = 130
 
 JST = timezone(timedelta(hours=9))
@@ -26,6 +27,7 @@ exit codes:
   0    success
   1    the command ran but found or hit problems (verify found damage, a crawl failed)
   2    usage or configuration mistake (wrong flag, unknown outlet or topic, unreadable file)
+  3    another crawl is running on the same archive root (crawl and demo; nothing was done)
   130  interrupted (Ctrl-C)
 
 examples:
