@@ -30,66 +30,33 @@ canonical URL already). An origin shared by several outlets names no outlet, so 
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import zlib
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
 
-from archive.cdxj import CDXJ_SUFFIX, CdxjLine
-from archive.jsonl import read_rows
-from archive.paths import ARTICLES_DIR, MANIFEST_NAME, RUNS_DIR, WARC_DIR, is_row_file
+from archive import catalog_schema
+from archive.catalog_sources import (
+    article_rows,
+    capture_rows,
+    cdxj_lines,
+    finished_warcs,
+    list_sources,
+    origins_to_outlet,
+    read_head,
+    read_source,
+    warcinfo_ends,
+    warcinfo_fields,
+)
+from archive.cdxj import CdxjLine
 from archive.storage import Store
-from archive.warc_writer import METADATA_URI_PREFIX, warc_target_uri
+from archive.warc_records import METADATA_URI_PREFIX, warc_target_uri
 
 CATALOG_NAME = ".catalog.sqlite"
-SCHEMA_VERSION = 2  # 2: captures.outlet / captures.path_qs
-_TABLES = ("ingested", "warc_files", "finished_warcs", "captures", "articles")
-# A warcinfo record is about 1 KiB compressed; read no more than this to find it.
-_WARCINFO_MAX = 1 << 16
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ingested (key TEXT PRIMARY KEY, kind TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS warc_files (path TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS finished_warcs (path TEXT PRIMARY KEY, run_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS captures (
-    uri TEXT NOT NULL,          -- WARC-Target-URI (metadata records: urn:newsarchive:article:<fetched>)
-    kind TEXT NOT NULL,         -- response | revisit | metadata | other
-    status INTEGER,
-    warc_path TEXT NOT NULL,
-    offset INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    record_id TEXT,
-    digest TEXT,
-    date TEXT,
-    outlet TEXT,                -- set only for a capture fetched through an outlet's override origin
-    path_qs TEXT                -- then its path?query: the same page whatever the origin
-);
-CREATE INDEX IF NOT EXISTS captures_uri ON captures (uri);
-CREATE INDEX IF NOT EXISTS captures_page ON captures (path_qs, outlet);
-CREATE TABLE IF NOT EXISTS articles (
-    url TEXT NOT NULL,          -- canonical URL on the outlet's real origin
-    fetched_url TEXT,
-    outlet TEXT,
-    published_at TEXT,
-    run_id TEXT,
-    jsonl TEXT NOT NULL,
-    warc_path TEXT,
-    offset INTEGER,
-    length INTEGER,
-    record_id TEXT,
-    digest TEXT,
-    date TEXT
-);
-CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
-CREATE INDEX IF NOT EXISTS articles_fetched ON articles (fetched_url);
-"""
 
 
 class Catalog:
+    """The catalog of one archive root (tables: archive.catalog_schema; sources: archive.catalog_sources)."""
+
     def __init__(self, conn: sqlite3.Connection, root: Path, store: Store | None = None) -> None:
         self.conn = conn
         self.root = Path(root)
@@ -101,19 +68,8 @@ class Catalog:
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(root / CATALOG_NAME, timeout=30)
-        stored = _stored_version(conn)
-        if stored is not None and stored != str(SCHEMA_VERSION):
-            # Tables of another version may lack columns the schema's indexes need: drop them, keep
-            # `meta` (its old version makes the branch below rebuild).
-            drops = "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
-            conn.executescript(f"BEGIN IMMEDIATE;{drops}COMMIT;")
-        conn.executescript(_SCHEMA)
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
         catalog = cls(conn, root, store)
-        if row is None:
-            with conn:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif row[0] != str(SCHEMA_VERSION):
+        if catalog_schema.create_schema(conn):
             catalog.rebuild()  # an index from another version of this software: rebuild, never migrate
         return catalog
 
@@ -132,10 +88,10 @@ class Catalog:
         """Ingest every index, article file and manifest not ingested yet; return how many files."""
         done = {key for (key,) in self.conn.execute("SELECT key FROM ingested")}
         count = 0
-        for key, kind in self._sources():
+        for key, kind in list_sources(self.root, self.store):
             if key in done:
                 continue
-            data = self._read(key)
+            data = read_source(self.root, self.store, key)
             if data is None:
                 continue
             # One transaction per file: a crash leaves each file either wholly ingested or not at all.
@@ -151,135 +107,30 @@ class Catalog:
 
     def rebuild(self) -> int:
         """Forget everything and ingest the whole root again; return how many files were read."""
-        with self.conn:
-            for table in _TABLES:
-                self.conn.execute(f"DELETE FROM {table}")
-            self.conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+        catalog_schema.clear(self.conn)
         return self.refresh()
 
-    def _sources(self) -> list[tuple[str, str]]:
-        keys: set[str] = set()
-        for folder in (WARC_DIR, ARTICLES_DIR, RUNS_DIR):
-            base = self.root / folder
-            if base.is_dir():
-                keys.update(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
-        if self.store is not None:
-            for folder in (WARC_DIR, ARTICLES_DIR, RUNS_DIR):
-                keys.update(info.key for info in self.store.list_objects(f"{folder}/"))
-        sources = [(key, kind) for key in keys if (kind := _kind(key))]
-        # Manifests before WARC indexes before rows: order does not change the result, only reads well.
-        order = {"manifest": 0, "cdxj": 1, "jsonl": 2}
-        return sorted(sources, key=lambda item: (order[item[1]], item[0]))
-
-    def _read(self, key: str) -> bytes | None:
-        local = self.root / key
-        if local.is_file():
-            return local.read_bytes()
-        if self.store is not None:
-            return self.store.read_bytes(key)
-        return None
-
     def _ingest_manifest(self, key: str, data: bytes) -> None:
-        manifest = json.loads(data.decode("utf-8"))
-        run_id = str(manifest.get("run_id") or PurePosixPath(key).parent.name)
-        for entry in manifest.get("files", []):
-            if isinstance(entry, dict) and entry.get("kind") == "warc" and entry.get("path"):
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO finished_warcs VALUES (?, ?)", (entry["path"], run_id)
-                )
+        self.conn.executemany("INSERT OR IGNORE INTO finished_warcs VALUES (?, ?)", finished_warcs(key, data))
 
     def _ingest_cdxj(self, key: str, data: bytes) -> None:
-        folder = PurePosixPath(key).parent.as_posix()
-        warc_paths: set[str] = set()
-        rows = []
-        lines = list(_cdxj_lines(data))
-        outlets = self._override_origins(folder, lines)
-        for line in lines:
-            fields = line.fields
-            warc_path = f"{folder}/{fields['filename']}"
-            warc_paths.add(warc_path)
-            uri = str(fields.get("url", ""))
-            status = int(fields["status"]) if str(fields.get("status", "")).isdigit() else None
-            if uri.startswith(METADATA_URI_PREFIX):
-                kind = "metadata"
-            elif fields.get("mime") == "warc/revisit":
-                kind = "revisit"
-            elif status is not None and not fields.get("warc-truncated"):
-                kind = "response"
-            else:
-                kind = "other"  # truncated, or a record type this catalog has no use for
-            outlet, path_qs = None, None
-            page = uri.removeprefix(METADATA_URI_PREFIX)
-            if (origin_outlet := outlets.get(warc_path, {}).get(_origin(page))) is not None:
-                outlet, path_qs = origin_outlet, path_query(page)
-            rows.append(
-                (
-                    uri,
-                    kind,
-                    status,
-                    warc_path,
-                    int(fields["offset"]),
-                    int(fields["length"]),
-                    fields.get("warc-record-id"),
-                    fields.get("digest"),
-                    fields.get("warc-date"),
-                    outlet,
-                    path_qs,
-                )
-            )
-        if not warc_paths:
-            warc_paths.add(f"{folder}/{PurePosixPath(key).name.removesuffix(CDXJ_SUFFIX)}.warc.gz")
+        lines = list(cdxj_lines(data))
+        outlets = self._override_origins(PurePosixPath(key).parent.as_posix(), lines)
+        rows, warc_paths = capture_rows(key, lines, outlets)
         self.conn.executemany("INSERT INTO captures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         self.conn.executemany("INSERT OR IGNORE INTO warc_files VALUES (?)", [(p,) for p in warc_paths])
 
     def _override_origins(self, folder: str, lines: list[CdxjLine]) -> dict[str, dict[str, str]]:
         """{warc path: {override origin: outlet}} from each WARC file's warcinfo, for these index lines."""
-        first: dict[str, int] = {}  # the first record after the warcinfo: where the warcinfo ends
-        for line in lines:
-            path = f"{folder}/{line.fields['filename']}"
-            first[path] = min(first.get(path, _WARCINFO_MAX), int(line.fields["offset"]) or _WARCINFO_MAX)
         result = {}
-        for path, end in first.items():
-            raw = _warcinfo_fields(self._read_head(path, end)).get("outlet-base-urls")
+        for path, end in warcinfo_ends(folder, lines).items():
+            raw = warcinfo_fields(read_head(self.root, self.store, path, end)).get("outlet-base-urls")
             if raw:
-                result[path] = _origins_to_outlet(raw)
+                result[path] = origins_to_outlet(raw)
         return result
 
-    def _read_head(self, key: str, length: int) -> bytes:
-        """The first bytes of a WARC file, local or in the store; b"" when it is in neither."""
-        try:
-            local = self.root / key
-            if local.is_file():
-                with local.open("rb") as fh:
-                    return fh.read(length)
-            if self.store is not None:
-                return self.store.read_range(key, 0, length)
-        except Exception:  # any store error: a missing or unreadable file only costs the path keys
-            return b""
-        return b""
-
     def _ingest_jsonl(self, key: str, data: bytes) -> None:
-        rows = []
-        for row in read_rows(data):
-            pointer = row.get("warc") or {}
-            rows.append(
-                (
-                    row.get("url"),
-                    row.get("fetched_url"),
-                    row.get("outlet"),
-                    row.get("published_at"),
-                    row.get("run_id"),
-                    key,
-                    pointer.get("path"),
-                    pointer.get("offset"),
-                    pointer.get("length"),
-                    pointer.get("record_id"),
-                    pointer.get("payload_digest"),
-                    pointer.get("date"),
-                )
-            )
+        rows = article_rows(key, data)
         self.conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     # -- questions ----------------------------------------------------------------------------------------
@@ -307,9 +158,9 @@ class Catalog:
         return any(self.conn.execute(sql, params).fetchone() for sql, params in queries)
 
     def archived_path(self, outlet: str, path_qs: str) -> bool:
-        """Whether a page of `outlet` with this path?query (see `path_query`) was archived through an
-        override origin, whichever: the `archived()` rule for captures (metadata record, or a complete
-        response of a finished run)."""
+        """Whether a page of `outlet` with this path?query (see catalog_sources.path_query) was archived
+        through an override origin, whichever: the `archived()` rule for captures (metadata record, or a
+        complete response of a finished run)."""
         sql = (
             "SELECT 1 FROM captures c LEFT JOIN finished_warcs f ON f.path = c.warc_path "
             "WHERE c.path_qs = ? AND c.outlet = ? AND (c.kind = 'metadata' OR "
@@ -331,79 +182,3 @@ class Catalog:
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-def path_query(url: str) -> str:
-    """The origin-independent key of a page: its path?query as in a WARC-Target-URI (fragment dropped)."""
-    parts = urlsplit(warc_target_uri(url))
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _origins_to_outlet(raw: str) -> dict[str, str]:
-    """warcinfo `outlet-base-urls` ({outlet: origin}, JSON) inverted; an origin of several outlets dropped."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        return {}
-    if not isinstance(value, dict):
-        return {}
-    result: dict[str, str] = {}
-    shared: set[str] = set()
-    for outlet, base in value.items():
-        origin = _origin(str(base))
-        if origin in result:
-            shared.add(origin)
-        result[origin] = str(outlet)
-    return {origin: outlet for origin, outlet in result.items() if origin not in shared}
-
-
-def _warcinfo_fields(head: bytes) -> dict[str, str]:
-    """The fields of the warcinfo record a WARC file starts with (its first gzip member), from its first
-    bytes; {} when it does not start with one. As archive.recovery.warcinfo_fields, from bytes."""
-    try:
-        out = zlib.decompressobj(zlib.MAX_WBITS + 16).decompress(head)
-    except zlib.error:
-        return {}
-    header, _, block = out.partition(b"\r\n\r\n")
-    if b"WARC-Type: warcinfo" not in header:
-        return {}
-    fields: dict[str, str] = {}
-    for line in block.decode("utf-8", "replace").splitlines():
-        name, sep, value = line.partition(":")
-        if sep and name.strip():
-            fields.setdefault(name.strip(), value.strip())
-    return fields
-
-
-def _stored_version(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-    except sqlite3.OperationalError:
-        return None  # no meta table: a new (or empty) file
-    return None if row is None else str(row[0])
-
-
-def _kind(key: str) -> str | None:
-    if any(part.startswith(".") for part in key.split("/")):
-        return None  # temporary files of an atomic write, upload queues: not archive content
-    if key.startswith(f"{WARC_DIR}/") and key.endswith(CDXJ_SUFFIX):
-        return "cdxj"
-    if is_row_file(key):
-        return "jsonl"  # `.jsonl.gz.open` files are still being written (or lost): never ingested
-    parts = key.split("/")
-    if len(parts) == 3 and parts[0] == RUNS_DIR and parts[2] == MANIFEST_NAME:
-        return "manifest"
-    return None
-
-
-def _cdxj_lines(data: bytes) -> Iterator[CdxjLine]:
-    for line in data.decode("utf-8").splitlines():
-        if not line.strip() or line.startswith("!"):
-            continue
-        urlkey, timestamp, fields = line.split(" ", 2)
-        yield CdxjLine(urlkey, timestamp, json.loads(fields))

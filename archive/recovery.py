@@ -9,7 +9,7 @@ pointer leads to a response that precedes it in the WARC: re-creating the dead r
 metadata records loses nothing and points nowhere invalid. Its `.jsonl.gz.open` files are then deleted.
 
 Which run is dead is read from the WARC files, not guessed: a `.warc.gz.open` whose writing process is
-gone (archive.warc_writer's owner check) names its run in the warcinfo record (`isPartOf`). A
+gone (archive.warc_repair's owner check) names its run in the warcinfo record (`isPartOf`). A
 `.jsonl.gz.open` of any other run is left alone (it may belong to a live crawl).
 """
 
@@ -35,7 +35,9 @@ from archive.paths import (
     relpath,
 )
 from archive.readback import read_record
-from archive.warc_writer import METADATA_URI_PREFIX, WarcWriter, _owner_is_gone
+from archive.warc_records import METADATA_URI_PREFIX
+from archive.warc_repair import _owner_is_gone
+from archive.warc_writer import WarcWriter
 
 logger = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ from archive.readback import read_record_from
 from archive.run import sha256_file
 from archive.storage import Store
 from archive.stores import open_store
-from archive.warc_writer import iter_gzip_members
+from archive.warc_repair import iter_gzip_members
 
 REQUIRED_ARTICLE_FIELDS = ("url", "outlet", "title", "published_at", "text", "warc")
 REQUIRED_POINTER_FIELDS = ("path", "offset", "length", "record_id")

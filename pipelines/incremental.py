@@ -39,7 +39,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.statscollectors import StatsCollector
 
-from archive.catalog import Catalog, path_query
+from archive.catalog import Catalog
+from archive.catalog_sources import path_query
 from archive.recovery import RecoveryReport, recover_root
 from archive.run import RunLedger
 from archive.storage import Store

@@ -36,7 +36,8 @@ from archive.dedup import DEFAULT_MIN_SIZE, PayloadIndex
 from archive.exchange import TRUNCATED_DISCONNECT, TRUNCATED_LENGTH, HttpExchange, RecordLocation
 from archive.paths import relpath
 from archive.run import RunLedger
-from archive.warc_writer import WarcWriter, warc_target_uri
+from archive.warc_records import warc_target_uri
+from archive.warc_writer import WarcWriter
 from core.items import Article, WarcPointer
 
 logger = logging.getLogger(__name__)

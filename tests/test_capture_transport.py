@@ -21,7 +21,7 @@ from scrapy.crawler import CrawlerRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.readback import read_record
-from archive.warc_writer import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
+from archive.warc_records import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED
 from core.items import WarcPointer
 
 MAX_BODY = 64 * 1024

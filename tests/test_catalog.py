@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from archive.catalog import CATALOG_NAME, Catalog, path_query
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.catalog_sources import path_query
 from archive.exchange import HttpExchange, RecordLocation
 from archive.jsonl import JsonlPartitionWriter, iter_row_files, read_rows
 from archive.recovery import dead_runs, recover_root

@@ -17,7 +17,7 @@ import pytest
 
 from archive.jsonl import iter_row_files, read_rows
 from archive.readback import read_record
-from archive.warc_writer import iter_gzip_members
+from archive.warc_repair import iter_gzip_members
 from crawler.simulator import Simulator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -1,95 +1,23 @@
-"""WarcWriter: records as received, offsets that read back, rotation, atomic close, crash recovery."""
+"""WarcWriter records: as received, offsets that read back, metadata records, and the CDXJ index
+written beside each closed file (byte for byte what cdxj-indexer writes)."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import os
-import shutil
 import subprocess
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive import warc_writer
 from archive.cdxj import EXTRA_FIELDS, cdxj_path_for, index_missing
 from archive.dedup import PayloadIndex
-from archive.exchange import HttpExchange
 from archive.readback import read_record
-from archive.warc_writer import (
-    FIDELITY_NOTE,
-    WarcWriter,
-    iter_gzip_members,
-    metadata_target_uri,
-    warc_target_uri,
-)
-
-BIN = Path(sys.executable).parent
-HTML_JA = "<html><head><title>露朝の軍事協力</title></head><body>ロシアと北朝鮮～</body></html>"
-
-
-def exchange(url: str, body: bytes = b"<html>ok</html>", **kw: object) -> HttpExchange:
-    fields: dict = {
-        "url": url,
-        "method": "GET",
-        "request_headers": [("User-Agent", "newsarchive-test"), ("Accept-Encoding", "gzip, deflate")],
-        "request_body": b"",
-        "protocol": "HTTP/1.1",
-        "status": 200,
-        "response_headers": [("Content-Type", "text/html; charset=utf-8")],
-        "body": body,
-        "ip_address": "127.0.0.1",
-        "fetched_at": datetime(2026, 11, 28, 5, 15, 0, 123456, tzinfo=UTC),
-    }
-    fields.update(kw)
-    return HttpExchange(**fields)
-
-
-def sample_exchanges() -> list[HttpExchange]:
-    return [
-        exchange(
-            "http://127.0.0.1:8080/gz",
-            body=gzip.compress(HTML_JA.encode("utf-8")),
-            response_headers=[
-                ("Content-Type", "text/html; charset=utf-8"),
-                ("Content-Encoding", "gzip"),
-                ("Set-Cookie", "session=abc; Path=/"),
-                ("Set-Cookie", "region=tokyo; Path=/"),
-            ],
-        ),
-        exchange("http://127.0.0.1:8080/search?q=north+korea&page=2"),
-        exchange("http://127.0.0.1:8080/記事/ロシア?q=北朝鮮"),
-        exchange(
-            "http://127.0.0.1:8080/sjis",
-            body=HTML_JA.encode("cp932"),
-            response_headers=[("Content-Type", "text/html; charset=Shift_JIS")],
-        ),
-        exchange(
-            "http://127.0.0.1:8080/missing", status=404, body=b"not found", ip_address=None, protocol="h2"
-        ),
-    ]
-
-
-def warcio_check(path: Path) -> str:
-    result = subprocess.run(
-        [str(BIN / "warcio"), "check", "-v", str(path)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def records(path: Path) -> list[tuple[str, object]]:
-    """(type, record) with digests checked while the content is read."""
-    out = []
-    with path.open("rb") as fh:
-        for rec in ArchiveIterator(fh, check_digests="raise"):
-            rec.content_stream().read()
-            out.append((rec.rec_type, rec))
-    return out
+from archive.warc_records import metadata_target_uri, warc_target_uri
+from archive.warc_repair import iter_gzip_members
+from archive.warc_writer import FIDELITY_NOTE, WarcWriter
+from tests.warc_samples import BIN, HTML_JA, exchange, read_index, sample_exchanges, warcio_check
 
 
 def test_records_as_received_and_readable(tmp_path: Path) -> None:
@@ -183,150 +111,57 @@ def test_cdxj_indexer_offsets_match_locations(tmp_path: Path) -> None:
     assert indexed == {loc.target_uri: (loc.offset, loc.length) for loc in locations}
 
 
-def test_open_suffix_while_writing_and_rename_on_close(tmp_path: Path) -> None:
-    closed: list[Path] = []
-    writer = WarcWriter(tmp_path, prefix="test", on_close=closed.append)
-    loc = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
-    open_path = writer.current_path
-    assert open_path is not None and open_path.name.endswith(".warc.gz.open") and open_path.exists()
-    final = tmp_path / loc.path
-    assert not final.exists()
-    assert open_path.name == final.name + ".open"
-    # warc/YYYY/MM/DD/{prefix}-{17-digit time}-{serial}-{host}-{pid}.warc.gz, dated at opening (UTC)
-    parts = loc.path.split("/")
-    today = datetime.now(UTC)
-    assert parts[:4] == ["warc", f"{today:%Y}", f"{today:%m}", f"{today:%d}"]
-    assert parts[4].startswith("test-") and parts[4].endswith(f"-{os.getpid()}.warc.gz")
-    assert writer.close() == final
-    assert final.exists() and not open_path.exists() and closed == [final]
-    assert writer.close() is None  # idempotent
-
-
-def test_two_writers_in_one_process_get_distinct_names(tmp_path: Path) -> None:
-    a, b = WarcWriter(tmp_path), WarcWriter(tmp_path)
-    la = a.write_exchange(exchange("http://127.0.0.1:1/a"))
-    lb = b.write_exchange(exchange("http://127.0.0.1:1/b"))
-    assert la.path != lb.path
-    a.close()
-    b.close()
-    assert len(list(tmp_path.rglob("*.warc.gz"))) == 2
-
-
-def test_rotation_by_size(tmp_path: Path) -> None:
-    writer = WarcWriter(tmp_path, max_size=3000, gzip_level=0)
-    locations = [
-        writer.write_exchange(exchange(f"http://127.0.0.1:1/{i}", body=b"x" * 1500)) for i in range(6)
-    ]
-    writer.close()
-    files = sorted({loc.path for loc in locations})
-    assert len(files) >= 3
-    for rel in files:
-        path = tmp_path / rel
-        assert path.stat().st_size < 3000 + 2500  # rotation happens before the record that would overflow
-        kinds = [kind for kind, _ in records(path)]
-        assert kinds[0] == "warcinfo" and kinds.count("warcinfo") == 1
-        assert kinds[1:] == ["request", "response"] * ((len(kinds) - 1) // 2)
-        warcio_check(path)
-    for loc in locations:
-        assert read_record(tmp_path / loc.path, loc.offset, loc.length).record_id == loc.record_id
-
-
-def test_rotation_by_age(tmp_path: Path) -> None:
-    now = [0.0]
-    writer = WarcWriter(tmp_path, max_age_s=60, clock=lambda: now[0])
-    first = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
-    now[0] = 30.0
-    second = writer.write_exchange(exchange("http://127.0.0.1:1/b"))
-    now[0] = 61.0
-    third = writer.write_exchange(exchange("http://127.0.0.1:1/c"))
-    writer.close()
-    assert first.path == second.path != third.path
-    for rel in {first.path, third.path}:
-        assert records(tmp_path / rel)[0][0] == "warcinfo"
-    assert (tmp_path / first.path).exists() and (tmp_path / third.path).exists()
-
-
-def test_gzip_level_is_applied(tmp_path: Path) -> None:
-    body = (HTML_JA * 200).encode("utf-8")
-    sizes = {}
-    for level in (0, 9):
-        writer = WarcWriter(tmp_path / str(level), gzip_level=level)
-        loc = writer.write_exchange(exchange("http://127.0.0.1:1/a", body=body))
-        writer.close()
-        sizes[level] = loc.length
-    assert sizes[0] > len(body) > 10 * sizes[9]
-
-
-def test_recover_truncated_open_file(tmp_path: Path) -> None:
+def test_metadata_record_refers_to_its_response(tmp_path: Path) -> None:
     writer = WarcWriter(tmp_path)
-    locations = [writer.write_exchange(ex) for ex in sample_exchanges()]
-    path = writer.close()
-    assert path is not None
-    data = path.read_bytes()
-    path.unlink()
-    open_path = path.with_name(path.name + ".open")
-    # Crash in the middle of the last response: its request is kept only if its response is complete.
-    open_path.write_bytes(data[: locations[-1].offset + locations[-1].length // 2])
-
-    repaired = WarcWriter.recover_open_files(tmp_path)
-
-    assert repaired == [path] and path.exists() and not open_path.exists()
-    assert path.stat().st_size == locations[-2].offset + locations[-2].length
-    warcio_check(path)
-    kinds = [kind for kind, _ in records(path)]
-    assert kinds == ["warcinfo"] + ["request", "response"] * (len(locations) - 1)
-    for loc in locations[:-1]:
-        assert read_record(path, loc.offset, loc.length).record_id == loc.record_id
-
-
-def test_recover_leaves_a_live_writer_alone_and_drops_empty_files(tmp_path: Path) -> None:
-    writer = WarcWriter(tmp_path)
-    writer.write_exchange(exchange("http://127.0.0.1:1/a"))
-    live = writer.current_path
-    assert live is not None
-    stray = live.with_name("other-20260101000000000-00001-elsewhere-1.warc.gz.open")
-    shutil.copy(live, stray)  # written on another host: that host recovers it
-    garbage = live.parent / "junk.warc.gz.open"
-    garbage.write_bytes(b"\x1f\x8b\x08\x00partial")
-    assert WarcWriter.recover_open_files(tmp_path) == []
-    assert live.exists() and stray.exists() and not garbage.exists()
-    writer.close()
-
-
-def test_failed_write_leaves_no_partial_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    writer = WarcWriter(tmp_path)
-    good = writer.write_exchange(exchange("http://127.0.0.1:1/a"))
-    real_flush = warc_writer._GzipMember.flush
-    flushes = [0]
-
-    def disk_full_at_response_end(self: warc_writer._GzipMember) -> None:
-        flushes[0] += 1
-        real_flush(self)
-        if flushes[0] == 2:  # the request and most of the response are already in the file
-            raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(warc_writer._GzipMember, "flush", disk_full_at_response_end)
-    with pytest.raises(OSError):
-        writer.write_exchange(exchange("http://127.0.0.1:1/b", body=os.urandom(20_000)))
-    monkeypatch.undo()
-    after = writer.write_exchange(exchange("http://127.0.0.1:1/c"))
+    url = "http://127.0.0.1:8080/記事?id=1"
+    loc = writer.write_exchange(exchange(url))
+    payload = json.dumps({"title": "露朝", "warc": {"record_id": loc.record_id}}, ensure_ascii=False)
+    meta = writer.write_metadata(
+        url, payload.encode("utf-8"), refers_to=loc.record_id, concurrent_to=loc.record_id, date=loc.date
+    )
     path = writer.close()
     assert path is not None
     warcio_check(path)
-    assert [k for k, _ in records(path)] == ["warcinfo", "request", "response", "request", "response"]
-    assert read_record(path, after.offset, after.length).target_uri == "http://127.0.0.1:1/c"
-    assert after.offset > good.offset
+    found = []
+    with path.open("rb") as fh:
+        for r in ArchiveIterator(fh, check_digests="raise"):
+            if r.rec_type == "metadata":
+                found.append((r.rec_headers, r.content_stream().read()))
+    assert len(found) == 1
+    h, content = found[0]
+    assert h.get_header("Content-Type") == "application/json"
+    assert h.get_header("WARC-Refers-To") == loc.record_id
+    assert h.get_header("WARC-Concurrent-To") == loc.record_id
+    assert h.get_header("WARC-Date") == loc.date
+    assert h.get_header("WARC-Target-URI") == metadata_target_uri(url)
+    assert metadata_target_uri(url) == "urn:newsarchive:article:" + loc.target_uri
+    assert json.loads(content) == json.loads(payload)
+    assert read_record(path, meta.offset, meta.length).raw_payload == payload.encode("utf-8")
 
 
-# -- CDXJ index, revisits, metadata, truncation -----------------------------------------------------
+def test_compressed_payload_stored_in_blocks_reads_back(tmp_path: Path) -> None:
+    # Over 65535 bytes: the already-gzipped payload spans several deflate stored blocks.
+    body = gzip.compress(os.urandom(150_000), compresslevel=1)
+    writer = WarcWriter(tmp_path)
+    loc = writer.write_exchange(
+        exchange("http://127.0.0.1:8080/big.gz", body=body, response_headers=[("Content-Encoding", "gzip")])
+    )
+    path = writer.close()
+    assert path is not None
+    warcio_check(path)
+    assert read_record(path, loc.offset, loc.length).raw_payload == body
+    assert loc.length < len(body) + 1024  # stored, not inflated by a second deflate
+    from fastwarc.warc import ArchiveIterator as FastIterator
+    from fastwarc.warc import WarcRecordType
+
+    with path.open("rb") as fh:
+        bodies = [
+            r.reader.read() for r in FastIterator(fh, record_types=WarcRecordType.response, parse_http=True)
+        ]
+    assert bodies == [body]
 
 
-def read_index(path: Path) -> list[tuple[str, str, dict]]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, ts, data = line.split(" ", 2)
-        out.append((key, ts, json.loads(data)))
-    return out
+# -- CDXJ index -----------------------------------------------------------------------------------
 
 
 def test_cdxj_written_beside_closed_file_points_at_records(tmp_path: Path) -> None:
@@ -364,130 +199,6 @@ def test_cdxj_written_beside_closed_file_points_at_records(tmp_path: Path) -> No
         check=True,
     ).stdout.splitlines()
     assert cli == raw_lines
-
-
-def test_revisit_for_a_payload_archived_earlier_in_the_run(tmp_path: Path) -> None:
-    payloads = PayloadIndex(min_size=128)
-    writer = WarcWriter(tmp_path, dedup=payloads)
-    # Random bytes keep the compressed payload above min_size.
-    body = gzip.compress(HTML_JA.encode("utf-8") + os.urandom(300), mtime=0)
-    headers = [("Content-Type", "text/html"), ("Content-Encoding", "gzip"), ("ETag", '"v1"')]
-    first = writer.capture(exchange("http://127.0.0.1:1/a", body=body, response_headers=headers))
-    again = writer.capture(
-        exchange("http://127.0.0.1:1/a?utm=x", body=body, response_headers=[*headers, ("X-Again", "1")])
-    )
-    small_a = writer.capture(exchange("http://127.0.0.1:1/robots.txt", body=b"User-agent: *\n"))
-    small_b = writer.capture(exchange("http://127.0.0.1:1/robots.txt", body=b"User-agent: *\n"))
-    cut = writer.capture(exchange("http://127.0.0.1:1/cut", body=body[:200], truncated="length"))
-    cut_again = writer.capture(exchange("http://127.0.0.1:1/cut2", body=body[:200]))
-    path = writer.close()
-    assert path is not None
-    warcio_check(path)
-
-    assert first.rec_type == "response" and first.original is None
-    assert again.rec_type == "revisit" and again.original == first.record
-    assert again.payload_source == first.record  # what an article pointer must use
-    assert (small_a.rec_type, small_b.rec_type) == ("response", "response")  # under min_size
-    assert cut.rec_type == "response" and cut_again.rec_type == "response"  # a cut body is no origin
-
-    rec: dict[str, Any] = {r.rec_headers.get_header("WARC-Record-ID"): r for _, r in records(path)}  # type: ignore[attr-defined]
-    revisit = rec[again.record.record_id]
-    h = revisit.rec_headers
-    assert revisit.rec_type == "revisit"
-    assert h.get_header("WARC-Profile") == warc_writer.PROFILE_IDENTICAL
-    assert h.get_header("WARC-Refers-To") == first.record.record_id
-    assert h.get_header("WARC-Refers-To-Target-URI") == "http://127.0.0.1:1/a"
-    assert h.get_header("WARC-Refers-To-Date") == first.record.date
-    assert h.get_header("WARC-Payload-Digest") == first.record.payload_digest == again.record.payload_digest
-    assert revisit.http_headers.get_header("X-Again") == "1"  # this exchange's headers, kept
-    assert revisit.http_headers.get_header("Content-Encoding") == "gzip"
-    back = read_record(path, again.record.offset, again.record.length)
-    assert back.rec_type == "revisit" and back.raw_payload == b""  # no payload stored twice
-    assert read_record(path, first.record.offset, first.record.length).raw_payload == body
-    assert rec[cut.record.record_id].rec_headers.get_header("WARC-Truncated") == "length"
-    assert again.record.length < first.record.length
-
-
-def test_revisit_across_runs_through_the_cdxj_indexes(tmp_path: Path) -> None:
-    body = (HTML_JA * 10).encode("utf-8")
-    earlier = WarcWriter(tmp_path, dedup=PayloadIndex())
-    original = earlier.write_exchange(exchange("http://127.0.0.1:1/story", body=body))
-    earlier.close()
-
-    payloads = PayloadIndex()
-    assert payloads.load_cdxj(tmp_path) == 1
-    later = WarcWriter(tmp_path, dedup=payloads)
-    result = later.capture(exchange("http://127.0.0.1:1/story", body=body))
-    not_modified = later.capture(
-        exchange("http://127.0.0.1:1/story", status=304, body=b"", response_headers=[("ETag", '"v1"')])
-    )
-    unknown_304 = later.capture(exchange("http://127.0.0.1:1/never-seen", status=304, body=b""))
-    path = later.close()
-    assert path is not None
-    warcio_check(path)
-
-    assert result.rec_type == "revisit" and result.original == original
-    assert result.record.path != original.path  # the origin is in the earlier file
-    back = read_record(tmp_path / original.path, original.offset, original.length)
-    assert back.rec_type == "response" and back.payload == body
-
-    assert not_modified.rec_type == "revisit" and not_modified.original == original
-    rec = read_record(path, not_modified.record.offset, not_modified.record.length)
-    assert rec.http_status == 304 and ("ETag", '"v1"') in rec.http_headers
-    with path.open("rb") as fh:
-        heads = {r.rec_headers.get_header("WARC-Record-ID"): r.rec_headers for r in ArchiveIterator(fh)}
-    nm = heads[not_modified.record.record_id]
-    assert nm.get_header("WARC-Profile") == warc_writer.PROFILE_NOT_MODIFIED
-    assert nm.get_header("WARC-Refers-To") == original.record_id
-    assert nm.get_header("WARC-Refers-To-Date") == original.date
-    assert unknown_304.rec_type == "revisit" and unknown_304.original is None
-    assert heads[unknown_304.record.record_id].get_header("WARC-Refers-To") is None
-
-
-def test_metadata_record_refers_to_its_response(tmp_path: Path) -> None:
-    writer = WarcWriter(tmp_path)
-    url = "http://127.0.0.1:8080/記事?id=1"
-    loc = writer.write_exchange(exchange(url))
-    payload = json.dumps({"title": "露朝", "warc": {"record_id": loc.record_id}}, ensure_ascii=False)
-    meta = writer.write_metadata(
-        url, payload.encode("utf-8"), refers_to=loc.record_id, concurrent_to=loc.record_id, date=loc.date
-    )
-    path = writer.close()
-    assert path is not None
-    warcio_check(path)
-    found = []
-    with path.open("rb") as fh:
-        for r in ArchiveIterator(fh, check_digests="raise"):
-            if r.rec_type == "metadata":
-                found.append((r.rec_headers, r.content_stream().read()))
-    assert len(found) == 1
-    h, content = found[0]
-    assert h.get_header("Content-Type") == "application/json"
-    assert h.get_header("WARC-Refers-To") == loc.record_id
-    assert h.get_header("WARC-Concurrent-To") == loc.record_id
-    assert h.get_header("WARC-Date") == loc.date
-    assert h.get_header("WARC-Target-URI") == metadata_target_uri(url)
-    assert metadata_target_uri(url) == "urn:newsarchive:article:" + loc.target_uri
-    assert json.loads(content) == json.loads(payload)
-    assert read_record(path, meta.offset, meta.length).raw_payload == payload.encode("utf-8")
-
-
-def test_index_missing_indexes_recovered_files(tmp_path: Path) -> None:
-    writer = WarcWriter(tmp_path, cdxj=False)
-    locations = [writer.write_exchange(ex) for ex in sample_exchanges()]
-    open_path = writer.current_path
-    assert open_path is not None
-    data = open_path.read_bytes()
-    writer.close()
-    path = tmp_path / locations[0].path
-    assert not cdxj_path_for(path).exists()
-    path.rename(open_path)  # as a crash would have left it, minus half of the last response
-    open_path.write_bytes(data[: locations[-1].offset + 10])
-    assert WarcWriter.recover_open_files(tmp_path) == [path]
-    assert index_missing(tmp_path) == [cdxj_path_for(path)]
-    assert index_missing(tmp_path) == []  # already indexed
-    offsets = {int(f["offset"]) for _, _, f in read_index(cdxj_path_for(path))}
-    assert offsets == {loc.offset for loc in locations[:-1]}
 
 
 def cdxj_indexer_output(path: Path) -> str:
@@ -570,25 +281,3 @@ def test_index_missing_still_uses_cdxj_indexer_and_agrees(tmp_path: Path) -> Non
     cdxj_path_for(path).unlink()
     assert index_missing(tmp_path) == [cdxj_path_for(path)]
     assert cdxj_path_for(path).read_bytes() == inline
-
-
-def test_compressed_payload_stored_in_blocks_reads_back(tmp_path: Path) -> None:
-    # Over 65535 bytes: the already-gzipped payload spans several deflate stored blocks.
-    body = gzip.compress(os.urandom(150_000), compresslevel=1)
-    writer = WarcWriter(tmp_path)
-    loc = writer.write_exchange(
-        exchange("http://127.0.0.1:8080/big.gz", body=body, response_headers=[("Content-Encoding", "gzip")])
-    )
-    path = writer.close()
-    assert path is not None
-    warcio_check(path)
-    assert read_record(path, loc.offset, loc.length).raw_payload == body
-    assert loc.length < len(body) + 1024  # stored, not inflated by a second deflate
-    from fastwarc.warc import ArchiveIterator as FastIterator
-    from fastwarc.warc import WarcRecordType
-
-    with path.open("rb") as fh:
-        bodies = [
-            r.reader.read() for r in FastIterator(fh, record_types=WarcRecordType.response, parse_http=True)
-        ]
-    assert bodies == [body]
