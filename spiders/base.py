@@ -9,91 +9,33 @@ feed's over the listing's). Nothing is fetched until discovery is over: on `spid
 inside the date window are scheduled newest first, at most `max_articles` of them, so a capped run keeps
 the newest. Article responses become `FetchedPage` items for the pipelines.
 
-Site search: an outlet with `search_urls` (templates with `{query}`) and `search_markup` is asked every
-query of every configured topic (settings `TOPICS`, resolved with `core.config.resolve_topic`; see
-`TopicConfig.search_queries`). Result pages are read like listings (pager followed until a page is all
-older than `since`, at most `DISCOVERY_SEARCH_MAX_PAGES` pages per query) and their links become
-candidates with source "search". `DISCOVERY_SEARCH_ENABLED = False` turns it off. Whether robots.txt
-allows the search path is left to the robots.txt middleware (use `crawler.middlewares.RobotsTxtMiddleware`:
-Scrapy 2.19's own lets requests through that waited for robots.txt): a refused request reaches
-`on_error` as IgnoreRequest and is counted as `robots_disallowed/<kind>`, not as an error.
-
-robots.txt `Sitemap:` lines are discovery sources too. The robots.txt that RobotsTxtMiddleware fetches
-is read through the public `response_received` signal (the middleware keeps its parsers in a private
-attribute, and a request of our own would fetch the same file twice); with ROBOTSTXT_OBEY off, the
-spider requests `/robots.txt` of its origin itself. Declared sitemaps on the outlet's hosts that are not
-configured already are fetched like configured ones (`discovery/robots_sitemaps`).
-
-Non-2xx responses never reach a callback: Scrapy's HttpErrorMiddleware turns them into failures and
-every request carries `errback=self.on_error`, which counts them as `newsarchive/errors/http_<status>`
-(and other failures as `newsarchive/errors/<ExceptionName>`). Chosen over `handle_httpstatus_list` so
-that callbacks only ever see pages they can parse; the WARC capture still records the error exchange.
+Discovery (the outlet's URLs, robots.txt, feeds, sitemaps, listings, site search, request errors) is
+the base class `spiders.discovery_spider.DiscoverySpider`; this module adds the date window, the article
+requests and their callback.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import replace
-from datetime import UTC, date, datetime
-from typing import Any, ClassVar
-from urllib.parse import quote_plus, urljoin, urlsplit, urlunsplit
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
-import scrapy
-from protego import Protego
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.http.request import NO_CALLBACK
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.python.failure import Failure
+from scrapy.exceptions import DontCloseSpider
+from scrapy.http import HtmlResponse, Response
 
-from core.baseurls import parse_base_urls
-from core.config import ConfigError, resolve_topic
-from core.items import Candidate, FetchedPage, PageParser, WarcPointer
-from spiders.discovery import (
-    DiscoveryError,
-    Entry,
-    ListingMarkup,
-    parse_feed,
-    parse_listing,
-    parse_sitemap,
-)
-from spiders.urls import (
-    JST,
-    day_in_window,
-    in_window,
-    infer_listing_time,
-    parse_datetime,
-    parse_max_articles,
-    parse_window_bound,
-    strip_query_params,
-    to_jst_iso,
-)
+from core.items import Candidate, FetchedPage, PageParser
+from spiders.candidates import newest_first
+from spiders.discovery_spider import STATS, DiscoverySpider
+from spiders.fetched_page import fetched_at, fetched_page
+from spiders.urls import day_in_window, in_window, parse_datetime, parse_max_articles
 
-logger = logging.getLogger(__name__)
-
-# Which source's date and title win when one URL is found several times (lower is better).
-SOURCE_RANK = {"seed": 0, "sitemap": 1, "feed": 2, "listing": 3, "search": 4}
-
-STATS = "newsarchive"
+# fetched_page is part of this module's interface: crawler.parse_page builds its items with it.
+__all__ = ["STATS", "NewsSpider", "fetched_page"]
 
 
-class NewsSpider(scrapy.Spider):
-    origin: ClassVar[str] = ""  # "https://www.jiji.com": where canonical URLs live
-    hosts: ClassVar[frozenset[str]] = frozenset()  # real host names, aliases included
-    feeds: ClassVar[tuple[str, ...]] = ()
-    sitemaps: ClassVar[tuple[str, ...]] = ()
-    listings: ClassVar[tuple[str, ...]] = ()  # first page of each listing; the pager is followed
-    listing_markup: ClassVar[ListingMarkup | None] = None
-    # Site search: URL templates with `{query}` (filled form-encoded, UTF-8) and the result page markup.
-    search_urls: ClassVar[tuple[str, ...]] = ()
-    search_markup: ClassVar[ListingMarkup | None] = None
-    tracking_params: ClassVar[tuple[str, ...]] = ("utm_source", "utm_medium", "utm_campaign", "utm_content")
-    article_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()  # matched against the canonical URL
-    excluded_patterns: ClassVar[tuple[re.Pattern[str], ...]] = ()
+class NewsSpider(DiscoverySpider):
     # The page object as a plain callable; subclasses wrap it in staticmethod() so it is not bound.
     page_parser: PageParser | None = None
 
@@ -105,245 +47,16 @@ class NewsSpider(scrapy.Spider):
         max_articles: int | str | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        self.since: datetime | None = parse_window_bound(since, "since", end=False)
-        self.until: datetime | None = parse_window_bound(until, "until", end=True)
-        if self.since and self.until and self.since > self.until:
-            raise ValueError(f"since: {self.since.isoformat()} is after until {self.until.isoformat()}")
+        super().__init__(*args, since=since, until=until, **kwargs)
         self.max_articles: int | None = parse_max_articles(max_articles)
-        self.base_url: str | None = None  # override origin, set from OUTLET_BASE_URLS in from_crawler
-        self.search_queries: tuple[str, ...] = ()  # set from TOPICS in from_crawler
-        self.search_max_pages = 10
-        self._candidates: dict[str, Candidate] = {}
         self._articles_scheduled = False
-        # Configured sitemaps count as known from the start: robots.txt may be read before start() yields them.
-        self._sitemaps_seen: set[str] = {self.canonicalize(url) for url in self.sitemaps}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         assert isinstance(spider, NewsSpider)
-        spider.base_url = parse_base_urls(crawler.settings.get("OUTLET_BASE_URLS")).get(cls.name)
-        if cls.search_urls and crawler.settings.getbool("DISCOVERY_SEARCH_ENABLED", True):
-            spider.search_queries = topic_search_queries(crawler.settings.getlist("TOPICS"), spider)
-        spider.search_max_pages = crawler.settings.getint("DISCOVERY_SEARCH_MAX_PAGES", 10)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider._on_response, signal=signals.response_received)
         return spider
-
-    # ----------------------------------------------------------------- URLs
-
-    def is_article(self, url: str) -> bool:
-        canonical = self.canonicalize(url)
-        if any(p.search(canonical) for p in self.excluded_patterns):
-            return False
-        return any(p.search(canonical) for p in self.article_patterns)
-
-    def canonicalize(self, url: str) -> str:
-        """The URL researchers cite: real host, https, no fragment and no tracking parameters."""
-        url = self.to_real_url(url.strip())
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host in self.hosts:
-            origin = urlsplit(self.origin)
-            parts = parts._replace(scheme=origin.scheme, netloc=origin.netloc)
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
-        return strip_query_params(url, self.tracking_params)
-
-    def url_date(self, url: str) -> date | None:
-        """The publication day written in the URL, for outlets that write one."""
-        return None
-
-    def to_real_url(self, fetched_url: str) -> str:
-        """Undo the base-URL override: a URL on the override origin -> the same path on the real origin."""
-        if not self.base_url:
-            return fetched_url
-        parts, base = urlsplit(fetched_url), urlsplit(self.base_url)
-        if parts.netloc.lower() != base.netloc.lower():
-            return fetched_url
-        origin = urlsplit(self.origin)
-        return urlunsplit((origin.scheme, origin.netloc, parts.path, parts.query, parts.fragment))
-
-    def _own_host(self, url: str) -> bool:
-        return (urlsplit(url).hostname or "").lower() in self.hosts
-
-    # ------------------------------------------------------------ discovery
-
-    async def start(self) -> AsyncIterator[Request]:
-        if not self.settings.getbool("ROBOTSTXT_OBEY"):
-            # Nobody else reads robots.txt in this crawl: fetch it for its Sitemap lines.
-            yield self._discovery_request(urljoin(self.origin, "/robots.txt"), self.parse_robots, "robots")
-        for url in self.feeds:
-            yield self._discovery_request(url, self.parse_feed, "feed")
-        for url in self.sitemaps:
-            yield self._discovery_request(url, self.parse_sitemap, "sitemap")
-        for url in self.listings:
-            yield self._discovery_request(url, self.parse_listing, "listing")
-        for url in self.search_request_urls():
-            yield self._discovery_request(url, self.parse_listing, "search", search_page=1)
-
-    def search_request_urls(self) -> list[str]:
-        """Every search URL template filled with every topic query (form-encoded UTF-8, as a GET form)."""
-        return [
-            template.replace("{query}", quote_plus(query, encoding="utf-8"))
-            for template in self.search_urls
-            for query in self.search_queries
-        ]
-
-    def _discovery_request(self, url: str, callback: Any, kind: str, **meta: Any) -> Request:
-        self._inc(f"discovery/{kind}_requests")
-        # newsarchive_url: the real URL asked for, which the base-URL override hides from response.url
-        meta = {"newsarchive_kind": kind, "newsarchive_url": url, **meta}
-        return Request(url, callback=callback, errback=self.on_error, meta=meta)
-
-    def real_url(self, response: Response) -> str:
-        """The real URL a discovery response answers (its host kept, e.g. sitesearch.asahi.com)."""
-        asked = response.meta.get("newsarchive_url")
-        if asked and not response.meta.get("redirect_urls"):
-            return str(asked)
-        return self.to_real_url(response.url)
-
-    # ------------------------------------------------------- robots.txt sitemaps
-
-    def _on_response(self, response: Response, request: Request) -> None:
-        # RobotsTxtMiddleware's own download: no callback, marked so that robots rules do not apply to it
-        if request.callback is not NO_CALLBACK or not request.meta.get("dont_obey_robotstxt"):
-            return
-        if urlsplit(response.url).path != "/robots.txt" or response.status != 200:
-            return
-        for follow in self.robots_sitemaps(response.body, self.to_real_url(response.url)):
-            assert self.crawler.engine is not None
-            self.crawler.engine.crawl(follow)
-
-    def parse_robots(self, response: Response) -> Iterator[Request]:
-        yield from self.robots_sitemaps(response.body, self.real_url(response))
-
-    def robots_sitemaps(self, body: bytes, robots_url: str) -> list[Request]:
-        """Requests for the sitemaps a robots.txt declares that are on our hosts and not known yet."""
-        if not self._own_host(robots_url):
-            return []
-        declared = Protego.parse(body.decode("utf-8", errors="replace")).sitemaps
-        requests = []
-        for url in declared:
-            url = urljoin(robots_url, url.strip())
-            key = self.canonicalize(url)
-            if not self._own_host(url):
-                self._inc("discovery/offsite")
-                continue
-            if key in self._sitemaps_seen:
-                continue
-            self._sitemaps_seen.add(key)
-            self._inc("discovery/robots_sitemaps")
-            requests.append(self._discovery_request(url, self.parse_sitemap, "sitemap"))
-        return requests
-
-    def parse_feed(self, response: Response) -> Iterator[Request]:
-        source_url = self.to_real_url(response.url)
-        try:
-            entries = parse_feed(response.body, source_url)
-        except DiscoveryError as exc:
-            self._discovery_failed(source_url, exc)
-            return
-        for entry in entries:
-            self.add_candidate(entry.url, "feed", source_url, entry)
-        yield from ()
-
-    def parse_sitemap(self, response: Response) -> Iterator[Request]:
-        source_url = self.to_real_url(response.url)
-        try:
-            sitemap = parse_sitemap(response.body, source_url)
-        except DiscoveryError as exc:
-            self._discovery_failed(source_url, exc)
-            return
-        for child in sitemap.children:
-            # A child's lastmod is the time of its newest entry: older than `since` means nothing new.
-            if self.since and child.lastmod and child.lastmod < self.since:
-                self._inc("discovery/sitemap_skipped_old")
-                continue
-            if not self._own_host(child.url):
-                self._inc("discovery/offsite")
-                continue
-            yield self._discovery_request(child.url, self.parse_sitemap, "sitemap")
-        for entry in sitemap.entries:
-            self.add_candidate(entry.url, "sitemap", source_url, entry)
-
-    def parse_listing(self, response: Response) -> Iterator[Request]:
-        """A listing page, or a page of site search results (meta newsarchive_kind = "search")."""
-        kind = "search" if response.meta.get("newsarchive_kind") == "search" else "listing"
-        markup = self.search_markup if kind == "search" else self.listing_markup
-        assert markup is not None, f"{self.name} has {kind} URLs but no {kind}_markup"
-        source_url = self.real_url(response)
-        page = parse_listing(response.text, source_url, markup)
-        # The listing shows no year: walk down from the crawl's upper bound (or the previous page's last
-        # entry), since entries run newest first.
-        reference: datetime = response.meta.get("listing_reference") or min(
-            self.until or datetime.now(JST), datetime.now(JST)
-        )
-        moments: list[datetime | None] = []
-        for item in page.entries:
-            moment = item.published_at
-            if moment is None and item.month_day_time:
-                day = self.url_date(self.canonicalize(item.url))
-                ref = datetime(day.year, day.month, day.day, 23, 59, tzinfo=JST) if day else reference
-                moment = infer_listing_time(*item.month_day_time, reference=ref)
-            if moment is not None:
-                reference = moment
-            moments.append(moment)
-            self.add_candidate(item.url, kind, source_url, Entry(item.url, item.title, moment))
-        self._inc(f"discovery/{kind}_pages")
-        if kind == "listing":
-            # Listings run newest first: once a page's last dated entry is older than --since, every later
-            # page is older still, so fetching one more page only to see it is wasted.
-            last = next((m for m in reversed(moments) if m is not None), None)
-            past_window = last is not None and self.since is not None and last < self.since
-        else:
-            # Search results' order is not confirmed to be by date: stop only on a page that is all old.
-            past_window = bool(moments) and all(
-                m is not None and self.since and m < self.since for m in moments
-            )
-        if not page.entries or past_window:
-            self._inc(f"discovery/{kind}_stopped")
-            return
-        extra: dict[str, Any] = {}
-        if kind == "search":
-            number = int(response.meta.get("search_page", 1)) + 1
-            if number > self.search_max_pages:
-                self._inc("discovery/search_page_cap")
-                return
-            extra["search_page"] = number
-        if page.next_url and self._own_host(page.next_url):
-            yield self._discovery_request(
-                page.next_url, self.parse_listing, kind, listing_reference=reference, **extra
-            )
-
-    def _discovery_failed(self, url: str, exc: Exception) -> None:
-        self._inc("discovery/invalid")
-        logger.warning("%s: cannot parse %s: %s", self.name, url, exc)
-
-    def add_candidate(self, url: str, source: str, source_url: str, entry: Entry) -> Candidate | None:
-        """Record a link found by discovery; returns the (merged) candidate, or None when dropped."""
-        canonical = self.canonicalize(url)
-        if not self._own_host(canonical) or not self.is_article(canonical):
-            self._inc("pruned/not_article")
-            return None
-        self._inc(f"candidates/{source}")
-        found = Candidate(
-            url=canonical,
-            outlet=self.name,
-            source=source,
-            source_url=source_url,
-            published_at=to_jst_iso(entry.published_at) if entry.published_at else None,
-            title=entry.title,
-            keywords=entry.keywords,
-        )
-        known = self._candidates.get(canonical)
-        if known is not None:
-            self._inc("candidates/duplicate")
-            found = merge_candidates(known, found)
-        self._candidates[canonical] = found
-        return found
-
-    # ------------------------------------------------------------- articles
 
     def best_moment(self, candidate: Candidate) -> datetime | None:
         return parse_datetime(candidate.published_at)
@@ -362,15 +75,7 @@ class NewsSpider(scrapy.Spider):
                 kept.append(candidate)
             else:
                 self._inc("pruned/out_of_window")
-
-        def newest_first(candidate: Candidate) -> tuple[int, float]:
-            moment = self.best_moment(candidate)
-            if moment is None:
-                day = self.url_date(candidate.url)
-                moment = datetime(day.year, day.month, day.day, tzinfo=JST) if day else None
-            return (0, -moment.timestamp()) if moment else (1, 0.0)
-
-        kept.sort(key=newest_first)
+        kept.sort(key=lambda c: newest_first(self.best_moment(c), self.url_date(c.url)))
         if self.max_articles is not None and len(kept) > self.max_articles:
             self._inc("pruned/max_articles", len(kept) - self.max_articles)
             kept = kept[: self.max_articles]
@@ -416,101 +121,3 @@ class NewsSpider(scrapy.Spider):
             warc=warc,
             fetched_at=fetched_at(warc),
         )
-
-    def on_error(self, failure: Failure) -> None:
-        # HttpError subclasses IgnoreRequest: it is tested first (below) through the exact type.
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
-            # Refused before sending (robots.txt, or another middleware's policy): a decision, not a fault.
-            request = getattr(failure, "request", None)
-            kind = request.meta.get("newsarchive_kind", "other") if request is not None else "other"
-            reason = "robots_disallowed" if "robots" in str(failure.value).lower() else "ignored"
-            self._inc(f"{reason}/{kind}")
-            logger.info("%s: %s not fetched: %s", self.name, kind, failure.getErrorMessage())
-            return
-        if failure.check(HttpError):
-            response = failure.value.response
-            self._inc(f"errors/http_{response.status}")
-            logger.info("%s: HTTP %s for %s", self.name, response.status, response.url)
-        else:
-            self._inc(f"errors/{failure.type.__name__ if failure.type else 'unknown'}")
-            logger.warning("%s: %s", self.name, failure.getErrorMessage())
-
-    def _inc(self, key: str, count: int = 1) -> None:
-        stats = getattr(getattr(self, "crawler", None), "stats", None)
-        if stats is not None:
-            stats.inc_value(f"{STATS}/{key}", count)
-
-
-def merge_candidates(a: Candidate, b: Candidate) -> Candidate:
-    """One candidate from two sightings: the better-ranked source leads, gaps filled from the other."""
-    first, second = sorted((a, b), key=lambda c: SOURCE_RANK.get(c.source, 99))
-    return replace(
-        first,
-        published_at=first.published_at or second.published_at,
-        title=first.title or second.title,
-        keywords=first.keywords or second.keywords,
-    )
-
-
-def decode_headers(response: Response) -> dict[str, list[str]]:
-    """Response headers as lower-case names -> every value (getlist keeps repeated Set-Cookie)."""
-    result: dict[str, list[str]] = {}
-    for name in response.headers:
-        key = (name.decode("latin-1") if isinstance(name, bytes) else str(name)).lower()
-        values: Iterable[bytes] = response.headers.getlist(name)
-        result.setdefault(key, []).extend(v.decode("latin-1") for v in values)
-    return result
-
-
-def fetched_page(
-    response: TextResponse,
-    *,
-    url: str,
-    outlet: str,
-    parser: PageParser | None,
-    candidate: Candidate | None,
-    warc: WarcPointer | None,
-    fetched_at: str,
-) -> FetchedPage:
-    """What the pipelines get for one article response; `parse` and `reextract` build theirs here too,
-    so a page read back from a WARC is the same item a crawl produced."""
-    return FetchedPage(
-        url=url,
-        fetched_url=response.url,
-        outlet=outlet,
-        status=response.status,
-        headers=decode_headers(response),
-        body=response.body,
-        encoding=response.encoding,
-        text=response.text,
-        candidate=candidate,
-        warc=warc,
-        parser=parser,
-        fetched_at=fetched_at,
-        truncated=bool({"dataloss", "download_stopped"} & set(response.flags)),
-    )
-
-
-def fetched_at(warc: WarcPointer | None) -> str:
-    """When the response arrived: the WARC-Date of its record when it was captured, so the JSON row and
-    the record agree exactly (reextract reproduces the row from the WARC alone); otherwise now."""
-    if warc is not None and warc.date:
-        return datetime.fromisoformat(warc.date.replace("Z", "+00:00")).isoformat()
-    return datetime.now(UTC).isoformat()
-
-
-def topic_search_queries(topic_specs: Iterable[str], spider: scrapy.Spider | None = None) -> tuple[str, ...]:
-    """The site-search queries of the configured topics, in order, without repeats.
-
-    A topic that cannot be loaded is skipped with a warning: the relevance pipeline, which loads the same
-    TOPICS, is where a bad topic stops the crawl with a one-line error.
-    """
-    queries: list[str] = []
-    for spec in topic_specs:
-        try:
-            topic = resolve_topic(str(spec))
-        except ConfigError as exc:
-            logger.warning("%s: no site search for topic %s: %s", getattr(spider, "name", "?"), spec, exc)
-            continue
-        queries += [q for q in topic.search_queries if q not in queries]
-    return tuple(queries)

@@ -18,9 +18,10 @@ from scrapy.crawler import CrawlerRunner
 from core.config import ConfigError, builtin_topics, parse_topic
 from crawler.simulator import SimArticle, Simulator
 from spiders.asahi import AsahiSpider
-from spiders.base import NewsSpider, topic_search_queries
+from spiders.base import NewsSpider
 from spiders.discovery import parse_listing
 from spiders.jiji import JijiSpider
+from spiders.site_search import topic_search_queries
 from tests.test_spider_crawl import Crawl, crawl_settings, offline_tldextract  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
