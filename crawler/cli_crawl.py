@@ -14,6 +14,7 @@ from archive.storage import Store
 from core.config import TopicConfig, parse_base_url, resolve_topic
 from crawler import __version__
 from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
+from crawler.ssrf import parse_allow_entry
 from spiders.urls import parse_window_bound
 
 
@@ -116,6 +117,11 @@ def _crawl_locked(
                     f"--base-url '{spec}': unknown outlet '{name}' (known: {', '.join(registry)})"
                 )
             base_urls[name] = origin
+        for spec in args.allow_host:
+            try:
+                parse_allow_entry(spec)
+            except ValueError as exc:
+                raise UsageError(f"--allow-host: {exc}") from None
         now = datetime.now(JST)
         since = (
             parse_when(args.since, field="--since", end_of_day=False)
@@ -145,6 +151,7 @@ def _crawl_locked(
         store=store,
         delete_local=args.delete_local,
         refetch=args.refetch,
+        allow_hosts=list(getattr(args, "allow_host", [])),
     )
     try:
         result = run_crawl(plan)

@@ -121,7 +121,18 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
             action="append",
             default=[],
             metavar="OUTLET=URL",
-            help="fetch OUTLET from another origin (a mirror, a staging copy, the simulator); repeatable",
+            help="fetch OUTLET from another origin (a mirror, a staging copy, the simulator); repeatable. "
+            "The origin's host and port are allow-listed for the SSRF guard (see --allow-host)",
+        )
+        p.add_argument(
+            "--allow-host",
+            action="append",
+            default=[],
+            metavar="HOST[:PORT]",
+            help="let the crawl reach HOST (on PORT only, when given) although it is, or resolves to, a "
+            "loopback, private, link-local, multicast or reserved address, which are otherwise refused "
+            "(requests and every redirect hop); IPv6 with a port as [ADDR]:PORT; repeatable "
+            "(setting SSRF_ALLOW_HOSTS)",
         )
         p.add_argument(
             "--outlet-file",

@@ -33,6 +33,7 @@ class CrawlPlan:
     store: Store | None = None
     delete_local: bool = False
     refetch: bool = False  # fetch article pages the archive already holds (INCREMENTAL off)
+    allow_hosts: list[str] = field(default_factory=list)  # SSRF_ALLOW_HOSTS: HOST[:PORT] (--allow-host)
     spiders: dict[str, type[Spider]] = field(default_factory=dict)  # outlet -> spider class (registry)
 
     def public_config(self) -> dict[str, Any]:
@@ -48,4 +49,5 @@ class CrawlPlan:
             "user_agent": self.user_agent,
             "archive": self.store.url if self.store is not None else str(self.root),
             "refetch": self.refetch,
+            "allow_hosts": self.allow_hosts,
         }

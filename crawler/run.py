@@ -53,6 +53,7 @@ def build_settings(plan: CrawlPlan, run_id: str) -> Settings:
         "WARC_OPERATOR": plan.contact,
         "USER_AGENT": plan.user_agent,
         "OUTLET_BASE_URLS": plan.base_urls,
+        "SSRF_ALLOW_HOSTS": plan.allow_hosts,
         "TOPICS": [t.source if not t.source.startswith("builtin:") else t.name for t in plan.topics],
         "TOPIC_ARCHIVE_ALL": plan.archive_all,
         "INCREMENTAL": not plan.refetch,

@@ -42,9 +42,26 @@ CONCURRENT_ITEMS = 8
 # Scrapy 2.19 starts an HTTP server that runs Python code unless told not to; we never want it.
 REMOTE_CONTROL_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# No SSRF (crawler/ssrf_guard.py): host names are checked after resolution by this resolver, IP literals
+# and schemes by SsrfGuardMiddleware; loopback, private, link-local, multicast, reserved and unspecified
+# addresses are refused unless allow-listed. The origins of OUTLET_BASE_URLS are allow-listed by themselves.
+TWISTED_DNS_RESOLVER = "crawler.ssrf_guard.SsrfResolver"
+SSRF_ALLOW_HOSTS: list[str] = []  # "HOST[:PORT]" entries (--allow-host); no port = every port
+# Scrapy would also fetch file:, data:, ftp: and s3: URLs found in pages; only http(s) is ever crawled, by
+# Scrapy's HTTP/1.1 handler extended to report the resolver's refusals as SsrfRefused.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.ssrf_guard.GuardedHttpDownloadHandler",
+    "https": "crawler.ssrf_guard.GuardedHttpDownloadHandler",
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
+}
 
 # --- Components -------------------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {
+    # First of all: a refused URL (scheme, forbidden IP literal) is never rewritten, robots-checked or sent.
+    "crawler.ssrf_guard.SsrfGuardMiddleware": 10,
     # Maps an outlet's real origin onto OUTLET_BASE_URLS[outlet] (mirrors, staging copies, the simulator).
     "crawler.middlewares.BaseUrlOverrideMiddleware": 50,
     # Scrapy 2.19's own robots middleware lets requests that waited for robots.txt through unchecked
