@@ -39,6 +39,10 @@ def _sum_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
     return total
 
 
+BODY_FALLBACK = "newsarchive/extract/body_fallback"
+BODY_FALLBACK_TRAF = "newsarchive/extract/body_fallback/chose_trafilatura"
+
+
 @dataclass
 class RunStats:
     stats: dict[str, dict[str, Any]]  # outlet -> raw Scrapy stats
@@ -79,7 +83,22 @@ class RunStats:
             "outlets": {k: asdict(v) for k, v in self.per_outlet.items()},
             "topics": self.topic_counts,
             "errors_by_outlet": self.errors_by_outlet,
+            "body_crosschecks": self.body_crosschecks(),
         }
+
+    def body_crosschecks(self) -> dict[str, dict[str, int]]:
+        """Per outlet, pages whose page-object body disagreed strongly with trafilatura's
+        (pipelines.body_crosscheck) and how many of them took trafilatura's body: a layout change shows
+        up here as a number instead of as silently lost paragraphs."""
+        found = {}
+        for outlet, s in self.stats.items():
+            disagreed = int(s.get(BODY_FALLBACK, 0))
+            if disagreed:
+                found[outlet] = {
+                    "disagreed": disagreed,
+                    "chose_trafilatura": int(s.get(BODY_FALLBACK_TRAF, 0)),
+                }
+        return found
 
     @property
     def kept(self) -> int:

@@ -87,11 +87,22 @@ def problem_lines(ok: bool, failed_outlets: list[str]) -> list[str]:
     return [f"Problems: {', '.join(failed_outlets) or 'see above'} (see the log above; exit code 1)"]
 
 
+def body_check_lines(stats: RunStats) -> list[str]:
+    checks = stats.body_crosschecks()
+    return [
+        f"Body cross-check: {outlet}: {c['disagreed']} page(s) where the page object's body and "
+        f"trafilatura's disagreed ({c['chose_trafilatura']} took trafilatura's); the outlet's layout may "
+        "have changed"
+        for outlet, c in checks.items()
+    ]
+
+
 def location_lines(root: Path, result: CrawlResult, stats: RunStats, outlets: list[str]) -> list[str]:
     """The lines under the table, section by section."""
     return [
         *archive_lines(root, result, stats),
         *published_lines(result.published),
+        *body_check_lines(stats),
         *problem_lines(result.ok, stats.failed_outlets(outlets)),
     ]
 

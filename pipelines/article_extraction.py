@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import py3langid
 
 from core.items import Access, Article, FetchedPage, Image, PageFields
+from pipelines.body_crosscheck import FALLBACK_KEY, compare, suspicion
 from pipelines.charset import charset_report
 from pipelines.dates import resolve_modified, resolve_published, to_jst_iso
 from pipelines.generic_extract import GenericFields, filter_paragraphs, run_trafilatura
@@ -32,6 +33,7 @@ _CLASSIFY_CHARS = 1000
 
 
 PAGE_ERROR_KEY = "page_error"  # in Article.extraction: why the page object failed on this page
+BODY_FALLBACK_KEY = FALLBACK_KEY  # in Article.extraction: page object and trafilatura bodies disagreed
 
 
 class ExtractionError(Exception):
@@ -85,7 +87,11 @@ def _pick(*candidates: tuple[str, Callable[[], _T]]) -> tuple[_T | None, str]:
     return None, "none"
 
 
-def extract_article(page: FetchedPage, *, run_id: str, min_extracted_size: int = 50) -> Article:
+def extract_article(
+    page: FetchedPage, *, run_id: str, min_extracted_size: int = 50, check_body: bool = False
+) -> Article:
+    """The Article of one fetched page. `check_body` compares every page object body with trafilatura's
+    (benchmarks); otherwise only a body that looks wrong is compared (pipelines.body_crosscheck)."""
     if page.warc is None:
         raise ExtractionError(f"{page.url}: no WARC record for this page, an article must point to one")
     html = page.text
@@ -155,6 +161,16 @@ def extract_article(page: FetchedPage, *, run_id: str, min_extracted_size: int =
         ),
     )
     text = text or ""
+    if fields is not None and methods["text"] == parser_name:
+        if check_body or suspicion(fields.body_paragraphs, fields.lead):
+            generic_paragraphs = filter_paragraphs(
+                generic().paragraphs, [title, head().headline, generic().title]
+            )
+            choice = compare(fields.body_paragraphs, generic_paragraphs)
+            if choice is not None:
+                methods[BODY_FALLBACK_KEY] = choice.describe()
+                if choice.chosen == "trafilatura":
+                    text, methods["text"] = join_paragraphs(generic_paragraphs), "trafilatura"
 
     page_published = fields.published_at if fields else None
     published_at, methods["published_at"] = resolve_published(

@@ -15,7 +15,12 @@ from scrapy.exceptions import DropItem
 
 from core.config import ConfigError
 from core.items import Article, FetchedPage
-from pipelines.article_extraction import PAGE_ERROR_KEY, ExtractionError, extract_article
+from pipelines.article_extraction import (
+    BODY_FALLBACK_KEY,
+    PAGE_ERROR_KEY,
+    ExtractionError,
+    extract_article,
+)
 from pipelines.dates import JST, parse_datetime
 from pipelines.extract_workers import ExtractWorkerPool, RemoteError, WorkerCrashed, picklable_request
 
@@ -128,6 +133,11 @@ class ExtractPipeline:
                 item.url,
                 article.extraction[PAGE_ERROR_KEY],
             )
+        if BODY_FALLBACK_KEY in article.extraction:
+            # The page object's body and trafilatura's disagreed strongly (a layout change shows here).
+            self._count("newsarchive/extract/body_fallback")
+            if article.extraction["text"] == "trafilatura":
+                self._count("newsarchive/extract/body_fallback/chose_trafilatura")
         if self._outside_window(article):
             self._count("newsarchive/pruned/out_of_window_after_fetch")
             raise DropItem(f"published {article.published_at} is outside the date window: {item.url}")

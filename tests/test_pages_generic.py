@@ -8,7 +8,8 @@ from cssselect import GenericTranslator
 from lxml import html
 
 from spiders.pages.common import load_html
-from spiders.pages.generic import PageRules, _compiled, parse_with
+from spiders.pages.generic import PageRules, parse_with
+from spiders.pages.sources import compiled_selector as _compiled
 
 URL = "https://news.example/articles/1"
 PAGE = """<html><head>

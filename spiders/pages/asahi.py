@@ -14,6 +14,7 @@ from datetime import date
 from lxml import etree, html
 
 from core.items import Access, Image, PageFields
+from spiders.pages.body import body_lines, is_furniture
 from spiders.pages.common import (
     Layout,
     absolute,
@@ -29,13 +30,11 @@ from spiders.pages.common import (
     link_href,
     load_html,
     meta,
-    node_lines,
     page_date,
 )
 
 GENERIC_KEYWORDS = ("朝日新聞デジタル", "朝日新聞", "ニュース", "新聞")
 ORGANISATIONS = {"朝日新聞デジタル", "朝日新聞", "朝日新聞社"}
-SKIPPED_TAGS = {"aside", "figure", "figcaption", "script", "style", "noscript", "img", "iframe", "svg"}
 # Shown only on truncated paid articles. The CTA "有料会員になると会員限定の有料記事もお読みいただけます"
 # follows every article, free ones included, so it is deliberately not a marker.
 PAYWALL_MARKERS = re.compile(
@@ -86,14 +85,14 @@ def _body_container(doc: html.HtmlElement, main: etree._Element | None) -> tuple
 
 
 def _paragraphs(container: etree._Element) -> list[str]:
-    out: list[str] = []
-    for child in container:
-        if child.tag not in ("p", "h2") or child.get("id") == "_gtm_LastLine":
-            continue
-        text = "".join(node_lines(child, lambda el: el.tag in SKIPPED_TAGS))
-        if text and not BOILERPLATE.search(text):
-            out.append(text)
-    return out
+    # Every block under the container (p, h2, list items, paragraphs moved into new wrappers), not
+    # only its direct <p> children; furniture and teasers are spiders.pages.body's to drop.
+    lines = body_lines([container], skip=_skip)
+    return [line for line in lines if not BOILERPLATE.search(line)]
+
+
+def _skip(element: etree._Element) -> bool:
+    return element.get("id") == "_gtm_LastLine" or is_furniture(element)
 
 
 def _images(container: etree._Element, base: str) -> list[Image]:

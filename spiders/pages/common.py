@@ -199,33 +199,6 @@ def keywords(doc: html.HtmlElement, generic: Iterable[str]) -> list[str]:
     return out
 
 
-def node_lines(element: etree._Element, skip: Callable[[etree._Element], bool]) -> list[str]:
-    """The text of `element` split at <br>, comments and skipped children left out, lines cleaned.
-
-    Comments are dropped but their tails kept, so `岸<!--es-->田` reads 岸田.
-    """
-    lines: list[str] = []
-    buffer: list[str] = []
-
-    def walk(node: etree._Element) -> None:
-        if node.text:
-            buffer.append(node.text)
-        for child in node:
-            if not isinstance(child.tag, str):  # comment, processing instruction, entity
-                pass
-            elif child.tag == "br":
-                lines.append("".join(buffer))
-                buffer.clear()
-            elif not skip(child):
-                walk(child)
-            if child.tail:
-                buffer.append(child.tail)
-
-    walk(element)
-    lines.append("".join(buffer))
-    return [c for c in (clean_text(line) for line in lines) if c]
-
-
 def absolute(url: str, base: str) -> str:
     if url.startswith("//"):
         return "https:" + url

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from lxml import etree, html
 
 from core.items import Access, Image, PageFields
+from spiders.pages.body import body_lines
 from spiders.pages.common import (
     Layout,
     absolute,
@@ -31,14 +32,12 @@ from spiders.pages.common import (
     link_href,
     load_html,
     meta,
-    node_lines,
     page_date,
 )
 
 SITE_SUFFIX = re.compile(r"\s*[：:]\s*時事ドットコム\s*$")
 GENERIC_KEYWORDS = ("ニュース", "時事ドットコム", "時事通信社", "時事通信")
 ORGANISATIONS = {"時事通信社", "時事通信", "時事ドットコム"}
-SKIPPED_TAGS = {"aside", "figure", "figcaption", "script", "style", "noscript", "img", "iframe"}
 MEMBER_MARKERS = re.compile(r"この記事は会員限定|会員限定記事です")
 GENERIC_IMAGE = re.compile(r"/jijicom_og_image\.")
 # Read from JSON-LD and the head meta tags as well as the page, so extract_article needs no fallback.
@@ -56,13 +55,10 @@ def _body_container(doc: html.HtmlElement) -> html.HtmlElement | None:
 
 
 def _paragraphs(container: html.HtmlElement) -> list[str]:
-    out: list[str] = []
-    for p in container.iter("p"):
-        if has_class(p, "ArticleTextTab") or any(a.tag in SKIPPED_TAGS for a in p.iterancestors()):
-            continue
-        # One <p> holds several paragraphs, each starting "<br>　": every line is a paragraph.
-        out.extend(node_lines(p, lambda el: el.tag in SKIPPED_TAGS))
-    return out
+    # One <p> holds several paragraphs, each starting "<br>　": every line is a paragraph.
+    # p.ArticleTextTab is an inline related-article link; spiders.pages.body drops such links anyway,
+    # the class names the intent.
+    return body_lines(p for p in container.iter("p") if not has_class(p, "ArticleTextTab"))
 
 
 def _images(container: html.HtmlElement, base: str) -> list[Image]:
