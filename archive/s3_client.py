@@ -8,17 +8,20 @@ given. Nothing here logs or stores credentials.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+
+from archive.storage import StoreUnavailableError
 
 # The S3 store's logger, whichever of its modules logs: logging configurations name it.
 log = logging.getLogger("archive.s3store")
@@ -145,3 +148,49 @@ def make_client(
             True if checksum_when_required is None else checksum_when_required,
         )
     return client
+
+
+# Errors that no retry or other object can fix: the whole store is unusable with this configuration.
+_UNUSABLE = {
+    "NoSuchBucket": "the bucket does not exist",
+    "AccessDenied": "access denied (check the credentials and the bucket's policy)",
+    "AllAccessDisabled": "all access to the bucket is disabled",
+    "InvalidAccessKeyId": "the store does not know this access key (AWS_ACCESS_KEY_ID)",
+    "SignatureDoesNotMatch": "the store refused the signature (wrong AWS_SECRET_ACCESS_KEY?)",
+    "ExpiredToken": "the session token has expired",
+    "InvalidToken": "the session token is not valid",
+}
+
+
+def unusable_store(exc: BaseException, url: str) -> StoreUnavailableError | None:
+    """`exc` as a one-line StoreUnavailableError naming `url`, or None when it is about one object or
+    one request rather than the whole store."""
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return StoreUnavailableError(f"{url}: no credentials found (AWS_ACCESS_KEY_ID or AWS_PROFILE)")
+    if isinstance(exc, botocore.exceptions.EndpointConnectionError):
+        return StoreUnavailableError(
+            f"{url}: cannot connect to the endpoint {exc.kwargs.get('endpoint_url', '')}"
+        )
+    if isinstance(exc, botocore.exceptions.ClientError) and error_code(exc) in _UNUSABLE:
+        return StoreUnavailableError(f"{url}: {_UNUSABLE[error_code(exc)]} ({error_code(exc)})")
+    return None
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def store_errors(method: _F) -> _F:
+    """Decorate a store method so that an unusable store surfaces as StoreUnavailableError: one line for
+    the user (exit code 4) instead of a botocore traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            translated = unusable_store(exc, self.url)
+            if translated is None:
+                raise
+            raise translated from None
+
+    return cast(_F, wrapper)

@@ -10,7 +10,7 @@ from typing import IO, Any
 import botocore.exceptions
 
 from archive.keys import join_key
-from archive.s3_client import RetryPolicy, not_found
+from archive.s3_client import RetryPolicy, not_found, store_errors, unusable_store
 from archive.storage import HASH_CHUNK, ObjectInfo
 
 SHA256_META = "sha256"  # sent as x-amz-meta-sha256
@@ -28,6 +28,7 @@ class S3Reader:
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
+    @store_errors
     def head(self, key: str) -> ObjectInfo | None:
         full = join_key(self.prefix, key)
         try:
@@ -43,15 +44,28 @@ class S3Reader:
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
+        while True:
+            # A generator cannot take the store_errors decorator: the request runs at each next().
+            try:
+                page = next(pages)
+            except StopIteration:
+                return
+            except Exception as exc:
+                translated = unusable_store(exc, self.url)
+                if translated is None:
+                    raise
+                raise translated from None
             for obj in page.get("Contents", []):
                 yield ObjectInfo(key=obj["Key"][strip:], size=int(obj["Size"]))
 
+    @store_errors
     def read_bytes(self, key: str) -> bytes:
         full = join_key(self.prefix, key)
         resp = self.retry.run(f"GET {full}", lambda: self.client.get_object(Bucket=self.bucket, Key=full))
         return bytes(resp["Body"].read())
 
+    @store_errors
     def read_range(self, key: str, offset: int, length: int) -> bytes:
         """Exactly the bytes [offset, offset+length): for a WARC pointer, one gzip member = one record."""
         full = join_key(self.prefix, key)
@@ -63,6 +77,7 @@ class S3Reader:
         )
         return bytes(resp["Body"].read())
 
+    @store_errors
     def download_to(self, key: str, out: IO[bytes]) -> str:
         full = join_key(self.prefix, key)
         resp = self.retry.run(f"GET {full}", lambda: self.client.get_object(Bucket=self.bucket, Key=full))

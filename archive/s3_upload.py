@@ -28,7 +28,7 @@ from typing import Any
 import botocore.exceptions
 
 from archive.keys import join_key
-from archive.s3_client import describe, error_code, error_status, precondition_failed
+from archive.s3_client import describe, error_code, error_status, precondition_failed, store_errors
 from archive.s3_read import SHA256_META, S3Reader
 from archive.storage import LocalFileChangedError, ObjectExistsError, ObjectInfo, PutResult, StoreError
 
@@ -76,6 +76,7 @@ class S3Uploader(S3Reader):
     _warnings: list[str]
     _probe_lock: threading.Lock
 
+    @store_errors
     def put_file(self, key: str, path: Path, *, sha256: str, size: int) -> PutResult:
         full = join_key(self.prefix, key)
         self._ensure_probed()

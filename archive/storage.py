@@ -41,6 +41,11 @@ class StoreError(Exception):
     """The store failed (after retries) or answered something that cannot be right."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot be used at all: missing bucket, refused credentials, unreachable endpoint.
+    str(err) is one line naming the store and the cause; the CLI exits with code 4."""
+
+
 class ObjectExistsError(StoreError):
     """The key already exists: archive objects are never overwritten."""
 

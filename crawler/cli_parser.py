@@ -18,6 +18,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
+EXIT_STORAGE = 4
 EXIT_INTERRUPTED = 130
 
 JST = timezone(timedelta(hours=9))
@@ -28,6 +29,7 @@ exit codes:
   1    the command ran but found or hit problems (verify found damage, a crawl failed)
   2    usage or configuration mistake (wrong flag, unknown outlet or topic, unreadable file)
   3    another crawl is running on the same archive root (crawl and demo; nothing was done)
+  4    the s3:// store cannot be used (missing bucket, refused credentials, unreachable endpoint)
   130  interrupted (Ctrl-C)
 
 examples:
