@@ -12,7 +12,8 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -185,12 +186,19 @@ def store_errors(method: _F) -> _F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with raise_unusable(self.url):
             return method(self, *args, **kwargs)
-        except Exception as exc:
-            translated = unusable_store(exc, self.url)
-            if translated is None:
-                raise
-            raise translated from None
 
     return cast(_F, wrapper)
+
+
+@contextmanager
+def raise_unusable(url: str) -> Iterator[None]:
+    """Inside the block, an error that makes the store unusable is raised as StoreUnavailableError."""
+    try:
+        yield
+    except Exception as exc:
+        translated = unusable_store(exc, url)
+        if translated is None:
+            raise
+        raise translated from None

@@ -10,7 +10,7 @@ from typing import IO, Any
 import botocore.exceptions
 
 from archive.keys import join_key
-from archive.s3_client import RetryPolicy, not_found, store_errors, unusable_store
+from archive.s3_client import RetryPolicy, not_found, raise_unusable, store_errors
 from archive.storage import HASH_CHUNK, ObjectInfo
 
 SHA256_META = "sha256"  # sent as x-amz-meta-sha256
@@ -46,16 +46,11 @@ class S3Reader:
         paginator = self.client.get_paginator("list_objects_v2")
         pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
         while True:
-            # A generator cannot take the store_errors decorator: the request runs at each next().
-            try:
-                page = next(pages)
-            except StopIteration:
+            # A generator cannot take the store_errors decorator: each page's request runs at next().
+            with raise_unusable(self.url):
+                page = next(pages, None)
+            if page is None:
                 return
-            except Exception as exc:
-                translated = unusable_store(exc, self.url)
-                if translated is None:
-                    raise
-                raise translated from None
             for obj in page.get("Contents", []):
                 yield ObjectInfo(key=obj["Key"][strip:], size=int(obj["Size"]))
 

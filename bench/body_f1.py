@@ -25,15 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
-import time
 import unicodedata
 from collections import Counter
 from dataclasses import replace
 from typing import Any
 
-from bench.report import REPO, machine, write_section
+from bench.report import REPO, machine, median_cpu_ms, write_section
 
 OUTLETS = REPO / "tests" / "fixtures" / "outlets"
 FUNDUS = REPO / "tests" / "fixtures" / "fundus_expected"
@@ -68,15 +66,6 @@ def expected_body(outlet: str, golden: dict[str, Any]) -> tuple[list[str], str]:
     if checked.is_file():
         return json.loads(checked.read_text("utf-8"))["paragraphs"], "checked by hand"
     return list(golden["fields"]["body_paragraphs"]), "golden"
-
-
-def _cpu_ms(fn: Any, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.thread_time()
-        fn()
-        times.append(1000 * (time.thread_time() - t0))
-    return statistics.median(times)
 
 
 def measure() -> list[dict[str, Any]]:
@@ -123,8 +112,8 @@ def _row(label: str, source: str, want_text: str, page: Any) -> dict[str, Any]:
         "generic_chars": len(_norm(generic.text)),
         "fired": BODY_FALLBACK_KEY in article.extraction,
         "forced": forced.extraction.get(BODY_FALLBACK_KEY, "agree"),
-        "po_ms": _cpu_ms(lambda: extract_article(page, run_id="bench")),
-        "forced_ms": _cpu_ms(lambda: extract_article(page, run_id="bench", check_body=True)),
+        "po_ms": median_cpu_ms(lambda: extract_article(page, run_id="bench"), 3),
+        "forced_ms": median_cpu_ms(lambda: extract_article(page, run_id="bench", check_body=True), 3),
     }
 
 

@@ -37,7 +37,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -47,16 +46,7 @@ from bench.extraction_accuracy import bigram_f1, date_right, norm
 from bench.extraction_corpus import load_corpus
 from bench.extraction_reextract import reextract_bench
 from bench.extraction_report import render
-from bench.report import write_section
-
-
-def _median_cpu_ms(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.thread_time()
-        fn()
-        times.append(1000 * (time.thread_time() - t0))
-    return statistics.median(times)
+from bench.report import median_cpu_ms, write_section
 
 
 def _p95(values: list[float]) -> float:
@@ -82,9 +72,9 @@ def corpus_bench(repeat: int) -> dict[str, Any]:
     rows = []
     for p in pages:
         generic_page = replace(p.page, parser=None)
-        po_ms = _median_cpu_ms(partial(extract_article, p.page, run_id="bench"), repeat)
-        gen_ms = _median_cpu_ms(partial(extract_article, generic_page, run_id="bench"), repeat)
-        tr_ms = _median_cpu_ms(partial(trafilatura.extract, p.page.text, url=p.url), repeat)
+        po_ms = median_cpu_ms(partial(extract_article, p.page, run_id="bench"), repeat)
+        gen_ms = median_cpu_ms(partial(extract_article, generic_page, run_id="bench"), repeat)
+        tr_ms = median_cpu_ms(partial(trafilatura.extract, p.page.text, url=p.url), repeat)
         ours = extract_article(p.page, run_id="bench")
         generic = extract_article(generic_page, run_id="bench")
         plain_text = trafilatura.extract(p.page.text, url=p.url) or ""
