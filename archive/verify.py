@@ -9,6 +9,7 @@ for the manifest check.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -311,6 +312,10 @@ def _article_problems(store: Store, row: Any) -> Iterator[str]:
         data = store.read_range(check_key(pointer["path"]), offset, length)
         if len(data) != length:
             raise ValueError(f"only {len(data)} of {length} bytes at offset {offset}")
+        # The whole member, trailer included: warcio stops at the record's end and never checks the
+        # gzip CRC, so a flipped byte could otherwise read back as a record with a wrong payload.
+        if data[:2] == b"\x1f\x8b":
+            gzip.decompress(data)
         record = read_record_from(BytesIO(data))
     except Exception as exc:  # any failure to read back is the finding, whatever its type
         yield f"{target}: does not read back ({type(exc).__name__}: {exc})"

@@ -23,6 +23,7 @@ from archive.runlock import RunLockedError
 from archive.storage import StoreUnavailableError
 from core.config import ConfigError, builtin_topics
 from crawler.cli_archive import cmd_get_record, cmd_parse, cmd_reextract, cmd_reindex, cmd_verify
+from crawler.cli_commands import find_command
 from crawler.cli_crawl import cmd_crawl, load_outlets_from_args, user_agent
 from crawler.cli_parser import (
     EXIT_INTERRUPTED,
@@ -179,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_topics()
         if args.command == "simulator":
             return cmd_simulator(args)
+        command = find_command(args.command)
+        if command is not None:
+            return command(args)
     except (UsageError, ConfigError) as exc:
         print(f"newsarchive: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from crawler import __version__
+from crawler.cli_commands import add_command_parsers
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -371,4 +372,5 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--seed", type=int, default=20250321, help="seed of the generated site (default: 20250321)"
     )
+    add_command_parsers(sub)
     return parser

@@ -51,10 +51,11 @@ class _Handler(BaseHTTPRequestHandler):
             if_none_match=self.headers.get("If-None-Match", ""),
             if_modified_since=self.headers.get("If-Modified-Since", ""),
         )
-        self._write(response)
+        # logged before the bytes go out: a client holding its answer finds its request in the log
         self.server.simulator._log(
             self.server.outlet, self.command, self.headers.get("Host", ""), self.path, response.status
         )
+        self._write(response)
 
     def _write(self, response: Response) -> None:
         headers = list(response.headers)
