@@ -1,0 +1,41 @@
+"""Names of the Redis keys a distributed crawl uses, in one place (no Redis import here).
+
+    newsarchive:job:current                     the job `newsarchive seed` made last (its id)
+    newsarchive:job:<job>                       hash: since, until, outlets (JSON) of the job
+    newsarchive:job:<job>:runs                  set: run ids of the workers that crawled the job
+    newsarchive:job:<job>:<spider>:seeds        list: discovery requests as JSON (scrapy-redis start URLs)
+    newsarchive:job:<job>:<spider>:requests     sorted set: the shared request queue (scrapy-redis)
+    newsarchive:job:<job>:<spider>:requests:pending   sorted set: requests taken, scored by lease expiry
+    newsarchive:job:<job>:<spider>:seen         set: request fingerprints (scrapy-redis dupefilter)
+    newsarchive:host:<host>                     the earliest time (ms) the next request to host may go
+    newsarchive:archived:url / :path            the archived-URL state (pipelines.redis_state)
+
+A job's keys are per job so that a new seed starts with an empty seen-set while the archived-URL state,
+which is what makes a second run skip known articles, outlives every job.
+"""
+
+from __future__ import annotations
+
+PREFIX = "newsarchive"
+CURRENT_JOB = f"{PREFIX}:job:current"
+
+
+def job_key(job: str) -> str:
+    return f"{PREFIX}:job:{job}"
+
+
+def job_runs_key(job: str) -> str:
+    return f"{job_key(job)}:runs"
+
+
+def spider_key(job: str, what: str, spider: str = "%(spider)s") -> str:
+    """`what` of one spider in a job; with the default, a template scrapy-redis fills in itself."""
+    return f"{job_key(job)}:{spider}:{what}"
+
+
+def pending_key(queue_key: str) -> str:
+    return f"{queue_key}:pending"
+
+
+def host_key(host: str) -> str:
+    return f"{PREFIX}:host:{host.lower()}"

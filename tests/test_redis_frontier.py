@@ -1,0 +1,162 @@
+"""The Redis pieces one by one against a real redis-server: leased queue, shared per-host delay, seeds
+that do not bypass the seen-set, `seed`, `runs merge`; and a crawl without --redis loads none of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from scrapy import Request, Spider
+
+from archive.run_merge import merge_manifests
+from archive.storage import LocalStore
+from crawler.cli import main
+from crawler.redis_frontier import LeasedQueue
+from crawler.redis_keys import CURRENT_JOB, job_key, spider_key
+from crawler.redis_politeness import SharedHostDelayMiddleware
+from crawler.redis_worker import distributed, seed_message
+from crawler.simulator import Simulator
+from spiders.registry import OUTLETS
+
+pytest_plugins = ["tests.redis_server"]
+
+LOCAL_CRAWL = Path(__file__).with_name("local_crawl.py")
+
+
+def make_queue(url: str, lease_ms: int = 60_000) -> LeasedQueue:
+    queue = LeasedQueue(redis.Redis.from_url(url), Spider(name="t"), "q:%(spider)s")
+    queue.seen_key = "seen:t"
+    queue.lease_ms = lease_ms
+    return queue
+
+
+def test_pop_leases_and_release_forgets(redis_db: str) -> None:
+    queue = make_queue(redis_db)
+    assert queue.push_unseen(Request("http://127.0.0.1/a"), "fp-a")
+    assert not queue.push_unseen(Request("http://127.0.0.1/a"), "fp-a")  # seen: dropped
+    assert queue.push_unseen(Request("http://127.0.0.1/b", dont_filter=True), "")  # not filtered
+    first = queue.pop()
+    assert first is not None and first.url == "http://127.0.0.1/a"
+    assert queue.pending_count() == 1 and len(queue) == 1
+    queue.release([first])
+    assert queue.pending_count() == 0 and not queue.leased
+
+
+def test_expired_lease_goes_back_to_the_queue(redis_db: str) -> None:
+    dead = make_queue(redis_db, lease_ms=50)
+    dead.push_unseen(Request("http://127.0.0.1/x"), "fp-x")
+    assert dead.pop() is not None  # taken by a worker that then dies
+    survivor = make_queue(redis_db)
+    assert survivor.pop() is None and survivor.requeue_expired() == 0  # lease still running
+    time.sleep(0.1)
+    assert survivor.requeue_expired() == 1
+    again = survivor.pop()
+    assert again is not None and again.url == "http://127.0.0.1/x"
+
+
+def test_shared_host_delay_reserves_successive_slots(redis_db: str) -> None:
+    server = redis.Redis.from_url(redis_db)
+    workers = [SharedHostDelayMiddleware(server, 0.2) for _ in range(3)]
+    waits = [int(w._reserve(keys=["newsarchive:host:h:1"], args=[w.delay_ms])) for w in workers]
+    # whoever asks, each request gets the next free slot of the host: 0, 200, 400 ms (+ elapsed time)
+    assert waits[0] == 0
+    assert 180 <= waits[1] <= 200 and 380 <= waits[2] <= 400
+    other = int(workers[0]._reserve(keys=["newsarchive:host:other:1"], args=[200]))
+    assert other == 0  # hosts do not wait for each other
+
+
+def test_seed_requests_go_through_the_seen_set() -> None:
+    worker_cls = distributed(OUTLETS["asahi"])
+    spider = worker_cls(since="2025-03-01", until="2025-03-21")
+    spider.redis_encoding = "utf-8"
+    feed = OUTLETS["asahi"].feeds[0]
+    request = spider.make_request_from_data(seed_message(feed, "feed").encode())
+    assert isinstance(request, Request)
+    assert request.url == feed and not request.dont_filter  # scrapy-redis would set dont_filter=True
+    assert request.callback == spider.parse_feed and request.meta["newsarchive_kind"] == "feed"
+    assert spider.make_request_from_data(b'{"url": "http://x/", "kind": "nope"}') == []
+
+
+def test_seed_command_writes_a_job(redis_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["seed", "--redis", redis_db, "asahi", "--since", "2025-03-01", "--until", "2025-03-21"]) == 0
+    server = redis.Redis.from_url(redis_db)
+    job = server.get(CURRENT_JOB).decode()
+    assert job in capsys.readouterr().out
+    fields = {k.decode(): v.decode() for k, v in server.hgetall(job_key(job)).items()}
+    assert json.loads(fields["outlets"]) == ["asahi"] and fields["since"].startswith("2025-03-01")
+    seeds = [json.loads(m) for m in server.lrange(spider_key(job, "seeds", "asahi"), 0, -1)]
+    asahi = OUTLETS["asahi"]
+    expected = len(asahi.feeds) + len(asahi.sitemaps) + len(asahi.listings)
+    assert len(seeds) >= expected and {s["kind"] for s in seeds} >= {"feed", "sitemap"}
+    assert main(["seed", "--redis", redis_db, "nosuchoutlet"]) == 2
+
+
+def test_runs_merge_writes_one_manifest(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    for run_id, path in (("r1", "warc/a.warc.gz"), ("r2", "warc/b.warc.gz")):
+        manifest = {
+            "run_id": run_id,
+            "started_at": f"2026-01-01T00:0{run_id[1]}:00+00:00",
+            "finished_at": f"2026-01-01T00:1{run_id[1]}:00+00:00",
+            "files": [{"path": path, "kind": "warc", "size": 1, "sha256": "x"}],
+            "counts": {"asahi": {"articles": 2}},
+            "errors": {},
+        }
+        (tmp_path / "runs" / run_id).mkdir(parents=True)
+        (tmp_path / "runs" / run_id / "manifest.json").write_text(json.dumps(manifest))
+    where, missing = merge_manifests(store, "job1", ["r1", "r2", "r3"])
+    assert missing == ["r3"] and where.endswith("runs/job1/manifest.json")
+    merged = json.loads((tmp_path / "runs" / "job1" / "manifest.json").read_text())
+    assert merged["kind"] == "distributed" and merged["parts"] == ["r1", "r2"]
+    assert [f["path"] for f in merged["files"]] == ["warc/a.warc.gz", "warc/b.warc.gz"]
+    assert merged["counts"] == {"asahi": {"articles": 4}}
+    assert merged["started_at"].startswith("2026-01-01T00:01") and merged["finished_at"].startswith(
+        "2026-01-01T00:12"
+    )
+
+
+@pytest.mark.e2e
+def test_crawl_without_redis_imports_no_redis(tmp_path: Path, subprocess_env: dict[str, str]) -> None:
+    with Simulator() as sim:
+        code = (
+            "import sys, runpy\n"
+            f"sys.argv = [{str(LOCAL_CRAWL)!r}, 'crawl', 'asahi', '--base-url', 'asahi={sim.base_urls['asahi']}',"
+            f" '--since', '2025-03-20', '--until', '2025-03-21', '--max-articles', '1', '--archive', {str(tmp_path)!r}]\n"
+            "try:\n"
+            f"    runpy.run_path({str(LOCAL_CRAWL)!r}, run_name='__main__')\n"
+            "except SystemExit as exc:\n"
+            "    assert exc.code in (0, 1), exc.code\n"
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'scrapy_redis'))\n"
+            "print('LOADED', loaded)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=subprocess_env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "LOADED []" in proc.stdout
+        assert any(r["path"].startswith("/articles/") for r in sim.requests)  # it did crawl
+
+
+def test_only_scrapy_redis_deprecations_are_hidden() -> None:
+    import warnings
+
+    from scrapy.exceptions import ScrapyDeprecationWarning
+
+    from crawler.redis_mode import quiet_scrapy_redis_deprecations
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_scrapy_redis_deprecations()
+        for module in ("scrapy_redis.scheduler", "scrapy_redis", "crawler.redis_frontier", "scrapy_redisish"):
+            warnings.warn_explicit("old API", ScrapyDeprecationWarning, "x.py", 1, module=module)
+        warnings.warn_explicit("other", DeprecationWarning, "x.py", 1, module="scrapy_redis.queue")
+    assert sorted(str(w.message) + " " + str(w.filename) for w in seen) == [
+        "old API x.py",
+        "old API x.py",
+        "other x.py",
+    ]
