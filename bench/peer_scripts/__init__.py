@@ -1,0 +1,1 @@
+"""Scripts that run inside the peers' own venvs (bench/.venvs/<peer>): standard library plus the peer."""

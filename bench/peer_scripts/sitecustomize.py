@@ -1,0 +1,4 @@
+# Every peer process starts with bench/peer_scripts on PYTHONPATH: no packet leaves loopback.
+import netguard
+
+netguard.install()
