@@ -10,7 +10,7 @@ UNTIL ?=
 OUTLETS ?=
 ARGS ?=
 
-.PHONY: setup demo crawl test lint bench lock clean-venv pywb-venv
+.PHONY: setup demo crawl test lint bench lock clean-venv pywb-venv wacz-venv
 
 setup: $(STAMP)
 
@@ -48,11 +48,27 @@ $(PYWB_STAMP):
 	$(PYWB_VENV)/bin/wayback --help >/dev/null
 	touch $(PYWB_STAMP)
 
-test: lint pywb-venv
+# py-wacz (`wacz validate`) in a venv of its own too: it brings frictionless, pydantic, jsonschema and
+# chardet (with which requests prefers chardet to charset-normalizer), none of which the crawler needs;
+# tests run it only as a subprocess (tests/test_wacz.py). Its dependencies are pinned in constraints-wacz.txt.
+WACZ_VERSION := 0.6.0
+WACZ_VENV := .venv-wacz
+WACZ_STAMP := $(WACZ_VENV)/.installed-$(WACZ_VERSION)
+
+wacz-venv: $(WACZ_STAMP)
+
+$(WACZ_STAMP): constraints-wacz.txt
+	test -x $(WACZ_VENV)/bin/python || $(PYTHON) -m venv $(WACZ_VENV)
+	$(WACZ_VENV)/bin/pip install --quiet -c constraints-wacz.txt "wacz==$(WACZ_VERSION)"
+	$(WACZ_VENV)/bin/wacz --help >/dev/null
+	touch $(WACZ_STAMP)
+
+test: lint pywb-venv wacz-venv
 	$(BIN)/python -m pytest -q
 
+# Every benchmark, then bench/RESULTS.md, bench/results.json and bench/performance.png. QUICK=1: < 3 min.
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick)
 
 # Re-resolve the pinned versions (maintainers only; needs the package registry).
 lock:

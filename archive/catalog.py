@@ -31,6 +31,8 @@ canonical URL already). An origin shared by several outlets names no outlet, so 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,7 +49,9 @@ from archive.catalog_sources import (
     warcinfo_ends,
     warcinfo_fields,
 )
+from archive.catalog_urls import EVENT_INSERT, EVENT_SELECT, UrlState, event_rows, fold
 from archive.cdxj import CdxjLine
+from archive.jsonl import read_rows
 from archive.storage import Store
 from archive.warc_records import METADATA_URI_PREFIX, warc_target_uri
 
@@ -129,6 +133,18 @@ class Catalog:
                 result[path] = origins_to_outlet(raw)
         return result
 
+    def _ingest_urls(self, key: str, data: bytes) -> None:
+        events, validators = event_rows(data)
+        self.conn.executemany(EVENT_INSERT, events)
+        # The newest validators win: a ledger ingested late (an S3 run published after a later one)
+        # never replaces a newer ETag with an older one.
+        self.conn.executemany(
+            "INSERT INTO validators VALUES (?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+            "time = excluded.time, etag = excluded.etag, last_modified = excluded.last_modified "
+            "WHERE excluded.time >= validators.time",
+            validators,
+        )
+
     def _ingest_jsonl(self, key: str, data: bytes) -> None:
         rows = article_rows(key, data)
         self.conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -168,8 +184,43 @@ class Catalog:
         )
         return self.conn.execute(sql, (path_qs, outlet)).fetchone() is not None
 
+    def url_state(self, url: str) -> UrlState | None:
+        """What the archive knows of one URL across runs (archive.catalog_urls)."""
+        cursor = self.conn.execute(f"{EVENT_SELECT} WHERE url = ? ORDER BY time, rowid", (url,))
+        names = [d[0] for d in cursor.description]
+        return fold(dict(zip(names, row, strict=True)) for row in cursor)
+
+    def url_states(self, outlet: str | None = None) -> Iterator[UrlState]:
+        """Every URL's state (of one outlet), one URL at a time."""
+        where, params = ("WHERE outlet = ?", (outlet,)) if outlet else ("", ())
+        cursor = self.conn.execute(f"{EVENT_SELECT} {where} ORDER BY url, time, rowid", params)
+        names = [d[0] for d in cursor.description]
+        rows = (dict(zip(names, row, strict=True)) for row in cursor)
+        for _, events in groupby(rows, key=lambda r: r["url"]):
+            state = fold(events)
+            if state is not None:
+                yield state
+
+    def article_row(self, url: str, record_id: str | None = None) -> dict[str, Any] | None:
+        """The archived JSON row of an article (the version extracted from the response `record_id`,
+        else the newest), read from its article file."""
+        sql = "SELECT jsonl, record_id FROM articles WHERE url = ? ORDER BY date DESC"
+        for key, rid in self.conn.execute(sql, (url,)).fetchall():
+            if record_id is not None and rid != record_id:
+                continue
+            data = read_source(self.root, self.store, key)
+            for row in read_rows(data) if data is not None else ():
+                if row.get("url") == url and (record_id is None or row["warc"]["record_id"] == record_id):
+                    return row
+        return None
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) of the newest capture of a discovery document."""
+        row = self.conn.execute("SELECT etag, last_modified FROM validators WHERE url = ?", (url,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
     def counts(self) -> dict[str, int]:
-        tables = ("ingested", "warc_files", "captures", "articles", "finished_warcs")
+        tables = ("ingested", "warc_files", "captures", "articles", "finished_warcs", "url_events")
         return {t: int(self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in tables}
 
     def captures_of(self, url: str) -> list[dict[str, Any]]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2  # 2: captures.outlet / captures.path_qs
-TABLES = ("ingested", "warc_files", "finished_warcs", "captures", "articles")
+SCHEMA_VERSION = 4  # 2: captures.outlet / captures.path_qs; 3: captures_digest (archive.catalog_payloads)
+# 4: url_events / validators (archive.catalog_urls)
+TABLES = ("ingested", "warc_files", "finished_warcs", "captures", "articles", "url_events", "validators")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,6 +29,7 @@ CREATE TABLE IF NOT EXISTS captures (
 );
 CREATE INDEX IF NOT EXISTS captures_uri ON captures (uri);
 CREATE INDEX IF NOT EXISTS captures_page ON captures (path_qs, outlet);
+CREATE INDEX IF NOT EXISTS captures_digest ON captures (digest);
 CREATE TABLE IF NOT EXISTS articles (
     url TEXT NOT NULL,          -- canonical URL on the outlet's real origin
     fetched_url TEXT,
@@ -43,6 +45,34 @@ CREATE TABLE IF NOT EXISTS articles (
     date TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_url ON articles (url);
+-- What became of each URL in each run (runs/<run>/urls-<outlet>.jsonl.gz, pipelines.url_ledger); a
+-- URL's state is the fold of its events in time order (archive.catalog_urls).
+CREATE TABLE IF NOT EXISTS url_events (
+    url TEXT NOT NULL,
+    outlet TEXT,
+    run_id TEXT NOT NULL,
+    time TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT,
+    sources TEXT,
+    published_at TEXT,
+    status INTEGER,
+    etag TEXT,
+    last_modified TEXT,
+    digest TEXT,
+    record_id TEXT,
+    version INTEGER,
+    revisit INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS url_events_url ON url_events (url, time);
+CREATE INDEX IF NOT EXISTS url_events_outlet ON url_events (outlet, state);
+-- The newest validators of discovery documents (feeds, sitemaps, listings), for conditional requests.
+CREATE TABLE IF NOT EXISTS validators (
+    url TEXT PRIMARY KEY,
+    time TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
 CREATE INDEX IF NOT EXISTS articles_fetched ON articles (fetched_url);
 """
 

@@ -8,6 +8,7 @@ functions here parse them into table rows; archive.catalog writes the rows and a
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -24,20 +25,32 @@ from archive.warc_records import METADATA_URI_PREFIX, warc_target_uri
 _WARCINFO_MAX = 1 << 16
 
 
-def list_sources(root: Path, store: Store | None) -> list[tuple[str, str]]:
-    """(key, kind) of every source file in the root (and the store), kind being manifest, cdxj or jsonl."""
+def list_sources(
+    root: Path, store: Store | None, folders: tuple[str, ...] = (WARC_DIR, ARTICLES_DIR, RUNS_DIR)
+) -> list[tuple[str, str]]:
+    """(key, kind) of every source file in the root (and the store), kind being manifest, cdxj, jsonl or
+    urls; `folders` narrows the walk (the article index needs only articles/)."""
     keys: set[str] = set()
-    for folder in (WARC_DIR, ARTICLES_DIR, RUNS_DIR):
-        base = root / folder
-        if base.is_dir():
-            keys.update(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+    for folder in folders:
+        keys.update(local_files(root, folder))
     if store is not None:
-        for folder in (WARC_DIR, ARTICLES_DIR, RUNS_DIR):
+        for folder in folders:
             keys.update(info.key for info in store.list_objects(f"{folder}/"))
     sources = [(key, kind) for key in keys if (kind := _kind(key))]
     # Manifests before WARC indexes before rows: order does not change the result, only reads well.
-    order = {"manifest": 0, "cdxj": 1, "jsonl": 2}
+    order = {"manifest": 0, "cdxj": 1, "jsonl": 2, "urls": 3}
     return sorted(sources, key=lambda item: (order[item[1]], item[0]))
+
+
+def local_files(root: Path, folder: str) -> Iterator[str]:
+    """Root-relative keys of the files under `root/folder` (not following links to folders).
+
+    os.walk reads each folder once and stats no file, where rglob + is_file stats every one: every crawl
+    lists the root at start (twice), so this is what its start-up pays per archived file. A name that is
+    not a regular file after all (a dangling link) is skipped by read_source."""
+    for dirpath, _, filenames in os.walk(root / folder):
+        rel = Path(dirpath).relative_to(root).as_posix()
+        yield from (f"{rel}/{name}" for name in filenames)
 
 
 def read_source(root: Path, store: Store | None, key: str) -> bytes | None:
@@ -218,4 +231,11 @@ def _kind(key: str) -> str | None:
     parts = key.split("/")
     if len(parts) == 3 and parts[0] == RUNS_DIR and parts[2] == MANIFEST_NAME:
         return "manifest"
+    if (
+        len(parts) == 3
+        and parts[0] == RUNS_DIR
+        and parts[2].startswith("urls-")
+        and parts[2].endswith(".jsonl.gz")
+    ):
+        return "urls"  # the run's URL ledger (pipelines.url_ledger)
     return None

@@ -16,6 +16,7 @@ whole overhead (bench/capture.py). cdxj-indexer still indexes every file this pr
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -154,13 +155,15 @@ def index_missing(root: Path) -> list[Path]:
     """Write the index of every closed WARC under the root that has none (a crash between the
     rename of the WARC and its indexing leaves such a file); return the indexes written."""
     folder = Path(root) / WARC_DIR
-    if not folder.is_dir():
-        return []
-    written = []
-    for warc_path in sorted(folder.rglob(f"*{WARC_SUFFIX}")):
-        if warc_path.is_file() and not cdxj_path_for(warc_path).exists():
-            written.append(write_cdxj(warc_path))
-    return written
+    missing = []
+    # One listing per folder and no stat per indexed file: every crawl's start-up runs this over the
+    # whole root (twice), so it must cost per folder, not per archived file.
+    for dirpath, dirnames, filenames in os.walk(folder):
+        names = set(filenames).union(dirnames)
+        for name in filenames:
+            if name.endswith(WARC_SUFFIX) and name[: -len(WARC_SUFFIX)] + CDXJ_SUFFIX not in names:
+                missing.append(Path(dirpath, name))
+    return [write_cdxj(warc_path) for warc_path in sorted(missing) if warc_path.is_file()]
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Which payloads are already archived, so that a repeat is written as a revisit record.
 
-Fed by the responses this process writes and, at start, by the CDXJ indexes of earlier runs under the
-same archive root. Only complete responses are origins: a truncated payload's digest says nothing
-about the full resource. Kept in memory (about 300 bytes per archived response); a catalog with an
-on-disk digest table is the scalable replacement.
+Two sources: the responses this process writes, kept in memory (under a kilobyte each, so bounded by
+the run's size), and the earlier runs under the same archive root, asked on disk from the root's
+catalog (archive.catalog_payloads, attached by `use_catalog`): a run over a large archive neither
+reads its indexes nor holds them in memory. Only complete responses are origins: a truncated
+payload's digest says nothing about the full resource.
+
+`load_cdxj` still reads every CDXJ index of a root into memory, for a small root or a tool without a
+catalog; crawls use the catalog.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from archive.catalog_payloads import CatalogPayloads
 from archive.cdxj import iter_indexes, read_cdxj
 from archive.exchange import RecordLocation
 from archive.paths import relpath
+from archive.storage import Store
 
 DEFAULT_MIN_SIZE = 128
 
@@ -25,21 +31,49 @@ class PayloadIndex:
         self.min_size = min_size
         self._by_digest: dict[str, RecordLocation] = {}
         self._by_uri: dict[str, RecordLocation] = {}
+        self._earlier: CatalogPayloads | None = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
+        """How many payloads are known in memory (the catalog's are not counted: that would scan it)."""
         return len(self._by_digest)
+
+    def use_catalog(self, root: Path, store: Store | None = None) -> int:
+        """Answer for earlier runs from the catalog of `root` (and `store`, for an s3:// root whose
+        spool is `root`), refreshed now; return how many files the refresh ingested."""
+        earlier, ingested = CatalogPayloads.open(root, store)
+        with self._lock:
+            if self._earlier is not None:
+                self._earlier.close()
+            self._earlier = earlier
+        return ingested
+
+    def close(self) -> None:
+        """Close the catalog connection, if any; what this process wrote stays known."""
+        with self._lock:
+            if self._earlier is not None:
+                self._earlier.close()
+                self._earlier = None
 
     def eligible(self, payload_size: int) -> bool:
         return payload_size >= self.min_size
 
     def original_for(self, digest: str) -> RecordLocation | None:
         with self._lock:
-            return self._by_digest.get(digest)
+            # In memory first: this process remembers a payload as an origin only after the catalog
+            # knew none, so the catalog cannot hold an earlier one (and the dict is cheaper).
+            found = self._by_digest.get(digest)
+            if found is None and self._earlier is not None:
+                found = self._earlier.original_for(digest)
+            return found
 
     def last_capture_of(self, target_uri: str) -> RecordLocation | None:
         with self._lock:
-            return self._by_uri.get(target_uri)
+            # This process's captures are later than any earlier run's.
+            found = self._by_uri.get(target_uri)
+            if found is None and self._earlier is not None:
+                found = self._earlier.last_capture_of(target_uri)
+            return found
 
     def remember(self, location: RecordLocation) -> None:
         with self._lock:

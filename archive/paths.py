@@ -111,8 +111,9 @@ def relpath(root: Path, path: Path) -> str:
 
 
 def resolve_inside(root: Path, rel: str) -> Path:
-    """Join a relative path from a manifest or pointer to the root, refusing anything that escapes it."""
-    if not rel or rel.startswith(("/", "\\")) or ".." in Path(rel).parts:
+    """Join a relative path from a manifest or pointer to the root, refusing anything that escapes it
+    and anything that names the root itself (".", "./"): these paths name files inside it."""
+    if not rel or rel.startswith(("/", "\\")) or ".." in Path(rel).parts or not Path(rel).parts:
         raise ValueError(f"path {rel!r} is not a relative path inside the archive root")
     return root / rel
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1.0: version, previous_version_id, changes (revisits)
 
 Access = Literal["free", "paywalled", "registration", "unknown"]
 
@@ -138,6 +138,10 @@ class Article:
     extraction: dict[str, str] = field(default_factory=dict)  # field -> method, plus "versions"
     text_hash: str = ""
     story_cluster_id: str = ""  # "story:<16 hex>": copies of one (wire) story share it
+    # Versions: a scheduled revisit that finds new content archives it as version n+1; both stay.
+    version: int = 1
+    previous_version_id: str | None = None  # the WARC-Record-ID of the previous version's response
+    changes: dict[str, Any] = field(default_factory=dict)  # against the previous version (core.textdiff)
     schema_version: str = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

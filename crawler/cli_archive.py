@@ -111,15 +111,25 @@ def _warc_file(root: Path, name: str) -> Path:
 def cmd_reindex(args: argparse.Namespace) -> int:
     from archive.catalog import CATALOG_NAME, Catalog
 
-    root = Path(args.root)
-    if not root.is_dir():
-        raise UsageError(f"{root}: not an archive folder")
-    with Catalog.open(root) as catalog:
+    store = None
+    if str(args.root).startswith("s3://"):
+        from archive.root_access import default_spool
+        from archive.stores import open_store
+
+        # The catalog of an s3:// archive lives in its local spool; it indexes the store's objects.
+        store = open_store(args.root)
+        root = Path(args.spool) if args.spool else default_spool(args.root)
+    else:
+        root = Path(args.root)
+        if not root.is_dir():
+            raise UsageError(f"{root}: not an archive folder")
+    with Catalog.open(root, store) as catalog:
         files = catalog.rebuild()
         counts = catalog.counts()
     print(
         f"Rebuilt {root / CATALOG_NAME} from {files} file(s): {counts['warc_files']} WARC files, "
-        f"{counts['captures']} records, {counts['articles']} article rows"
+        f"{counts['captures']} records, {counts['articles']} article rows, "
+        f"{counts['url_events']} URL ledger lines"
     )
     return EXIT_OK
 

@@ -15,7 +15,14 @@ from types import ModuleType
 
 # Import names, not modules: the commands' dependencies (pyarrow, sqlite FTS, ...) load only when the
 # CLI is built, never when another part of `crawler` is imported.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "crawler.cli_serve",
+    "crawler.cli_status",
+    "crawler.cli_export",
+    "crawler.cli_search",
+    "crawler.cli_get",
+    "crawler.cli_workers",
+)
 
 Command = Callable[[argparse.Namespace], int]
 

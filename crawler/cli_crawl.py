@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from archive.disk_full import DISK_FULL_REASON, DiskFullError, reporting_disk_full
 from archive.runlock import RunLock
 from archive.storage import Store
+from core.clock import parse_now
 from core.config import TopicConfig, parse_base_url, resolve_topic
 from crawler import __version__
-from crawler.cli_parser import EXIT_OK, EXIT_PROBLEMS, JST, UsageError
+from crawler.cli_parser import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, JST, UsageError
 from crawler.ssrf import parse_allow_entry
 from spiders.urls import parse_window_bound
 
@@ -28,6 +35,16 @@ def parse_when(text: str, *, field: str, end_of_day: bool) -> datetime:
     if moment is None:
         raise UsageError(f"{field}: give a date such as 2025-03-01")
     return moment
+
+
+def _clock_override() -> str:
+    """NEWSARCHIVE_NOW from the environment, checked (core.clock): the moment the run decides at."""
+    value = os.environ.get("NEWSARCHIVE_NOW", "")
+    try:
+        parse_now(value)
+    except ValueError as exc:
+        raise UsageError(f"NEWSARCHIVE_NOW: {exc}") from None
+    return value
 
 
 def default_spool(url: str) -> Path:
@@ -74,13 +91,33 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
         raise UsageError(f"{flag} {root}: not writable ({exc.strerror})") from None
     # Before anything else touches the root (the demo's simulator, recovery, the catalog): a second
     # run on the same root stops here with exit code 3 (crawler.cli), and the first run is left alone.
-    with RunLock(root, command="demo" if demo else "crawl"):
+    # A full disk ends the run with one line and exit code 5 (crawler.cli), not a traceback per writer.
+    with RunLock(root, command="demo" if demo else "crawl"), _sigterm_interrupts(), reporting_disk_full(root):
         return _crawl_locked(args, demo=demo, root=root, store=store, topics=topics)
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (systemd, Kubernetes, `kill`) acts like Ctrl-C wherever Scrapy is not handling it (before
+    and after the crawl itself): KeyboardInterrupt, exit code 130, the run lock released on the way out."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (and receives signals)
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _crawl_locked(
     args: argparse.Namespace, *, demo: bool, root: Path, store: Store | None, topics: list[TopicConfig]
 ) -> int:
+    from crawler.crawl_process import was_interrupted
     from crawler.run import CrawlPlan, run_crawl
 
     registry = load_outlets_from_args(args)
@@ -152,7 +189,13 @@ def _crawl_locked(
         delete_local=args.delete_local,
         refetch=args.refetch,
         allow_hosts=list(getattr(args, "allow_host", [])),
+        now=_clock_override(),
+        full_discovery=getattr(args, "full_discovery", False),
     )
+    if getattr(args, "redis", None):  # only then: a crawl without --redis never imports redis
+        from crawler.redis_mode import apply_redis
+
+        apply_redis(plan, args, registry)
     try:
         result = run_crawl(plan)
     finally:
@@ -163,6 +206,15 @@ def _crawl_locked(
         print(json.dumps(result.as_json(), ensure_ascii=False))
     else:
         print(result.summary)
+    if DISK_FULL_REASON in result.finish_reasons.values():
+        raise DiskFullError(root)
+    if was_interrupted(result.finish_reasons):
+        print(
+            f"newsarchive: interrupted; run {result.run_id} stopped early, its files closed and its "
+            "manifest written (exit code 130)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if demo and result.ok:
         from archive.verify import verify_archive
 

@@ -14,12 +14,14 @@ from typing import NoReturn
 
 from crawler import __version__
 from crawler.cli_commands import add_command_parsers
+from crawler.redis_options import add_redis_options
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 3
 EXIT_STORAGE = 4
+EXIT_DISK_FULL = 5
 EXIT_INTERRUPTED = 130
 
 JST = timezone(timedelta(hours=9))
@@ -31,7 +33,8 @@ exit codes:
   2    usage or configuration mistake (wrong flag, unknown outlet or topic, unreadable file)
   3    another crawl is running on the same archive root (crawl and demo; nothing was done)
   4    the s3:// store cannot be used (missing bucket, refused credentials, unreachable endpoint)
-  130  interrupted (Ctrl-C)
+  5    the disk under the archive root is full (crawl and demo stop; the next run repairs)
+  130  interrupted (Ctrl-C or SIGTERM; a crawl stops gracefully, a second signal stops it at once)
 
 examples:
   newsarchive demo                              crawl the bundled simulator into ./archive
@@ -95,7 +98,13 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
         "--refetch",
         action="store_true",
         help="fetch article pages again even if the archive already holds them "
-        "(default: skip them; feeds, sitemaps and listings are always fetched)",
+        "(default: skip them; feeds and sitemaps are always asked, conditionally)",
+    )
+    p.add_argument(
+        "--full-discovery",
+        action="store_true",
+        help="walk listings and site search even when an earlier run covered this window's start "
+        "(default: a repeat run asks only feeds and sitemaps)",
     )
     p.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="progress and log format on stderr"
@@ -161,6 +170,7 @@ def _add_crawl_options(p: argparse.ArgumentParser, *, demo: bool) -> None:
             default=os.environ.get("NEWSARCHIVE_CONTACT", ""),
             help="operator contact put in the User-Agent and the WARC warcinfo (env NEWSARCHIVE_CONTACT)",
         )
+        add_redis_options(p)
 
 
 def _positive_int(text: str) -> int:
@@ -267,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
             "or restoring archive files by hand."
         ),
     )
-    reindex.add_argument("root", metavar="ROOT", help="archive root folder")
+    reindex.add_argument("root", metavar="ROOT", help="archive root folder, or s3://bucket/prefix")
+    reindex.add_argument(
+        "--spool",
+        metavar="DIR",
+        help="for an s3:// root: the local folder its catalog lives in (default: the crawl's spool)",
+    )
 
     parse = sub.add_parser(
         "parse",

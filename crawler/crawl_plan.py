@@ -11,6 +11,7 @@ from scrapy import Spider
 
 from archive.storage import Store
 from core.config import TopicConfig
+from crawler.redis_options import RedisPlan
 
 
 @dataclass
@@ -35,6 +36,9 @@ class CrawlPlan:
     refetch: bool = False  # fetch article pages the archive already holds (INCREMENTAL off)
     allow_hosts: list[str] = field(default_factory=list)  # SSRF_ALLOW_HOSTS: HOST[:PORT] (--allow-host)
     spiders: dict[str, type[Spider]] = field(default_factory=dict)  # outlet -> spider class (registry)
+    redis: RedisPlan | None = None  # crawl --redis: shared frontier and state (crawler.redis_mode)
+    full_discovery: bool = False  # listings and site search even on a repeat run (--full-discovery)
+    now: str = ""  # NEWSARCHIVE_NOW: the moment revisits and retries are decided at ("" = the clock)
 
     def public_config(self) -> dict[str, Any]:
         """What the manifest records about the run's configuration (nothing secret lives in a plan)."""
@@ -50,4 +54,5 @@ class CrawlPlan:
             "archive": self.store.url if self.store is not None else str(self.root),
             "refetch": self.refetch,
             "allow_hosts": self.allow_hosts,
+            **({"now": self.now} if self.now else {}),
         }

@@ -8,7 +8,8 @@ that is actually fetched, and it also sees the requests the redirect middleware 
 real-origin `Location` headers, because those re-enter the middleware chain from the top.
 
 `RobotsTxtMiddleware` is Scrapy's, with a fix for requests that wait on a robots.txt download (see its
-docstring); it replaces `scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware` at the same priority.
+docstring) and with RFC 9309's answer to a 5xx or unreachable robots.txt (disallow the host; Scrapy allows
+all); it replaces `scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware` at the same priority.
 
 This module must not import the spiders (import-linter): the spider is read by duck typing, through
 its `name` (the outlet) and `hosts` (the real host names, aliases included).
@@ -16,15 +17,21 @@ its `name` (the outlet) and `hosts` (the real host names, aliases included).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 
 from core.baseurls import parse_base_urls, rebase_url
+
+logger = logging.getLogger(__name__)
+DISALLOW_ALL = b"User-agent: *\nDisallow: /\n"
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -82,3 +89,32 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             if stored is not None and not isinstance(stored, Deferred):
                 return stored
         return parser
+
+    # RFC 9309 section 2.3.1: a robots.txt answered with 4xx means "no rules", but a 5xx or an unreachable
+    # server means "assume complete disallow". Scrapy parses whatever body came back (a 500 error page has
+    # no rules, so everything is allowed) and treats a failed download as allow-all; both are overridden
+    # here, for the rest of the run (the next run asks again).
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if 400 <= response.status < 500:
+            response = response.replace(body=b"")
+        elif not 200 <= response.status < 300:
+            self._stats.inc_value("newsarchive/robots/unavailable_disallow_all")
+            logger.warning(
+                "robots.txt of %s answered %s: disallowing the host (RFC 9309)", netloc, response.status
+            )
+            response = response.replace(body=DISALLOW_ALL)
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # refused before sending (our own policy): upstream behaviour
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        self._stats.inc_value("newsarchive/robots/unavailable_disallow_all")
+        logger.warning("robots.txt of %s unreachable (%s): disallowing the host (RFC 9309)", netloc, exc)
+        parser = build_from_crawler(self._parserimpl, self.crawler, DISALLOW_ALL)
+        waiting = self._parsers[netloc]
+        self._parsers[netloc] = parser
+        if isinstance(waiting, Deferred):
+            waiting.callback(parser)

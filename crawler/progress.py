@@ -37,13 +37,18 @@ def _sum_prefix(stats: Mapping[str, Any], prefix: str) -> int:
     return sum(int(v) for k, v in stats.items() if k.startswith(prefix) and isinstance(v, int | float))
 
 
+def expected_gone(stats: Mapping[str, Any]) -> int:
+    """404/410 answers to revisits (pipelines.revisits): a tombstone is news, not an error."""
+    return sum(int(v) for k, v in stats.items() if k.startswith("newsarchive/revisits/gone_"))
+
+
 def counts_from_stats(stats: Mapping[str, Any]) -> OutletCounts:
     """Derive the user-facing counters from one crawler's stats."""
     http_errors = sum(
         int(v)
         for k, v in stats.items()
         if k.startswith("downloader/response_status_count/") and k.rsplit("/", 1)[1][:1] in "45"
-    )
+    ) - expected_gone(stats)
     return OutletCounts(
         pages=int(stats.get("downloader/response_count", 0)),
         bytes=int(stats.get("downloader/response_bytes", 0)),

@@ -26,6 +26,7 @@ from archive.run import (
     software_versions,
     write_manifest,
 )
+from archive.run_history import covered_outlets
 from core.items import SCHEMA_VERSION
 from core.schema import article_schema, schema_text
 from crawler.crawl_plan import CrawlPlan
@@ -57,6 +58,8 @@ def build_settings(plan: CrawlPlan, run_id: str) -> Settings:
         "TOPICS": [t.source if not t.source.startswith("builtin:") else t.name for t in plan.topics],
         "TOPIC_ARCHIVE_ALL": plan.archive_all,
         "INCREMENTAL": not plan.refetch,
+        "NEWSARCHIVE_NOW": plan.now,
+        "DISCOVERY_REPEAT_OUTLETS": repeat_outlets(plan),
         "ARCHIVE_STORE": plan.store.url if plan.store is not None else "",
         "LOG_LEVEL": plan.log_level,
         # The CLI configures logging itself (text or JSON lines on stderr).
@@ -66,7 +69,18 @@ def build_settings(plan: CrawlPlan, run_id: str) -> Settings:
     if plan.local_only:
         overrides |= LOCAL_ONLY_SETTINGS
     settings.setdict(overrides, priority="cmdline")
+    if plan.redis is not None:  # crawl --redis; imported only then (redis, scrapy_redis)
+        from crawler.redis_mode import redis_settings
+
+        settings.setdict(redis_settings(plan.redis, settings, run_id), priority="cmdline")
     return settings
+
+
+def repeat_outlets(plan: CrawlPlan) -> list[str]:
+    """Outlets an earlier run covered from this window's start: they need only feeds and sitemaps."""
+    if plan.refetch or plan.full_discovery:
+        return []
+    return covered_outlets(plan.root, plan.store, plan.outlets, plan.since)
 
 
 def previous_run_id(plan: CrawlPlan) -> str | None:

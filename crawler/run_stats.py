@@ -10,9 +10,35 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from core.url_outcomes import STATES, Accounting
 from crawler.progress import OutletCounts, counts_from_stats
 
 TOPIC_PREFIX = "newsarchive/topics/"
+URLS_PREFIX = "newsarchive/urls/"  # written by pipelines.url_ledger when the spider closes
+
+
+def accounting_from_stats(stats: Mapping[str, Any]) -> Accounting | None:
+    """One outlet's URL accounting, as its ledger left it in the stats; None when the ledger did not
+    run (the crawler never opened its spider)."""
+    if f"{URLS_PREFIX}discovered" not in stats:
+        return None
+    acc = Accounting(
+        discovered=int(stats[f"{URLS_PREFIX}discovered"]),
+        candidates_counted=stats.get(f"{URLS_PREFIX}candidates_counted"),
+        finished=bool(stats.get(f"{URLS_PREFIX}finished", 1)),
+    )
+    for key, value in stats.items():
+        if not key.startswith(URLS_PREFIX):
+            continue
+        name = key.removeprefix(URLS_PREFIX)
+        kind, _, reason = name.partition("/")
+        if kind == "failed" and reason:
+            acc.failed[reason] = int(value)
+        elif kind == "excluded" and reason:
+            acc.excluded[reason] = int(value)
+        elif name in STATES:
+            acc.counts[name] = int(value)
+    return acc
 
 
 def errors_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
@@ -23,7 +49,11 @@ def errors_by_reason(stats: Mapping[str, Any]) -> dict[str, int]:
         if key.startswith("newsarchive/errors/"):
             errors[key.removeprefix("newsarchive/errors/")] = int(value)
         elif key.startswith("downloader/response_status_count/") and key.rsplit("/", 1)[1][:1] in "45":
-            errors[f"http_{key.rsplit('/', 1)[1]}"] = int(value)
+            status = key.rsplit("/", 1)[1]
+            # 404/410 answers to revisits are tombstones (pipelines.revisits), not errors
+            count = int(value) - int(stats.get(f"newsarchive/revisits/gone_{status}", 0))
+            if count:
+                errors[f"http_{status}"] = count
         elif key.startswith("downloader/exception_type_count/"):
             errors[key.rsplit("/", 1)[1].rsplit(".", 1)[-1]] = int(value)
         elif key.startswith("spider_exceptions/") and key != "spider_exceptions/count":
@@ -68,15 +98,32 @@ class RunStats:
         )
 
     def crawled_ok(self, outlet: str) -> bool:
-        """The outlet's crawler finished normally and fetched something."""
-        return self.finish_reasons.get(outlet) == "finished" and self.per_outlet[outlet].pages > 0
+        """The outlet's crawler finished normally and fetched something (a Redis worker may find the
+        shared frontier empty: that is not a failure of its outlet)."""
+        shared = bool(self.stats.get(outlet, {}).get(f"{URLS_PREFIX}shared_frontier"))
+        return self.finish_reasons.get(outlet) == "finished" and (self.per_outlet[outlet].pages > 0 or shared)
 
     def all_ok(self, outlets: Iterable[str]) -> bool:
-        """Every outlet crawled, and no spider callback raised."""
-        return all(self.crawled_ok(o) and not self.stats[o].get("spider_exceptions/count") for o in outlets)
+        """Every outlet crawled, no spider callback raised, and every outlet's URLs are accounted for."""
+        return all(
+            self.crawled_ok(o) and not self.stats[o].get("spider_exceptions/count") and self.balanced(o)
+            for o in outlets
+        )
+
+    def accounting(self) -> dict[str, Accounting]:
+        found = {}
+        for outlet, s in self.stats.items():
+            acc = accounting_from_stats(s)
+            if acc is not None:
+                found[outlet] = acc
+        return found
+
+    def balanced(self, outlet: str) -> bool:
+        acc = accounting_from_stats(self.stats.get(outlet, {}))
+        return acc is None or acc.balanced
 
     def failed_outlets(self, outlets: Iterable[str]) -> list[str]:
-        return [o for o in outlets if not self.crawled_ok(o)]
+        return [o for o in outlets if not self.crawled_ok(o) or not self.balanced(o)]
 
     def manifest_counts(self) -> dict[str, Any]:
         return {
@@ -84,6 +131,9 @@ class RunStats:
             "topics": self.topic_counts,
             "errors_by_outlet": self.errors_by_outlet,
             "body_crosschecks": self.body_crosschecks(),
+            "accounting": {k: v.as_json() for k, v in self.accounting().items()},
+            # "shutdown": stopped by SIGINT/SIGTERM (crawler.crawl_process); `newsarchive status` reads it
+            "finish_reasons": self.finish_reasons,
         }
 
     def body_crosschecks(self) -> dict[str, dict[str, int]]:

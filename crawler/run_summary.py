@@ -81,9 +81,15 @@ def published_lines(published: list[PublishReport]) -> list[str]:
     return lines
 
 
-def problem_lines(ok: bool, failed_outlets: list[str]) -> list[str]:
+def problem_lines(ok: bool, failed_outlets: list[str], stats: RunStats) -> list[str]:
     if ok:
         return []
+    stopped = [o for o, reason in stats.finish_reasons.items() if reason == "shutdown"]
+    if stopped:
+        # SIGTERM / Ctrl-C: not a fault of the outlets; the CLI exits 130 and the next run goes on.
+        return [
+            f"Interrupted: {', '.join(stopped)} stopped early; pending URLs are picked up by the next run"
+        ]
     return [f"Problems: {', '.join(failed_outlets) or 'see above'} (see the log above; exit code 1)"]
 
 
@@ -97,13 +103,27 @@ def body_check_lines(stats: RunStats) -> list[str]:
     ]
 
 
+def accounting_lines(stats: RunStats) -> list[str]:
+    """Where every discovered URL went, per outlet; reasons of failures and exclusions on the next line."""
+    lines = []
+    for outlet, acc in stats.accounting().items():
+        lines.append(f"URLs {outlet}: {acc.line()}")
+        reasons = [f"failed {k} {v}" for k, v in sorted(acc.failed.items())]
+        reasons += [f"excluded {k} {v}" for k, v in sorted(acc.excluded.items())]
+        if reasons:
+            lines.append(f"  ({', '.join(reasons)})")
+        lines += [f"  ACCOUNTING PROBLEM: {p}" for p in acc.problems()]
+    return lines
+
+
 def location_lines(root: Path, result: CrawlResult, stats: RunStats, outlets: list[str]) -> list[str]:
     """The lines under the table, section by section."""
     return [
         *archive_lines(root, result, stats),
+        *accounting_lines(stats),
         *published_lines(result.published),
         *body_check_lines(stats),
-        *problem_lines(result.ok, stats.failed_outlets(outlets)),
+        *problem_lines(result.ok, stats.failed_outlets(outlets), stats),
     ]
 
 

@@ -30,11 +30,20 @@ DOWNLOAD_DELAY_JITTER = 0.5  # ±50% around the delay (RANDOMIZE_DOWNLOAD_DELAY 
 CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 RETRY_TIMES = 2
+# robots.txt Crawl-delay is a floor on the host's delay (crawler/crawl_delay.py), capped at this (seconds).
+ROBOTSTXT_CRAWL_DELAY_MAX = 60.0
+# Retry-After on 429/503 pauses the host (crawler/retry_after.py); a longer pause fails its URLs as
+# rate_limited instead (the next run retries them).
+RETRY_AFTER_MAX = 600.0
 
 # --- Limits -----------------------------------------------------------------------------------------------
 DOWNLOAD_TIMEOUT = 30
+REDIRECT_MAX_TIMES = 20  # a redirect loop or an endless chain fails its URL after this many hops
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # no news page is larger; a bigger body is cancelled, not archived
 DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+# Crawler traps (crawler/url_caps.py): requests per host per run, and per URL pattern {regex: count}.
+CRAWL_MAX_REQUESTS_PER_HOST = 50_000
+CRAWL_PATH_CAPS: dict[str, int] = {}
 # The default (100) wastes about 2 ms of reactor time per page (STACK-NOTES); our pipelines are async.
 CONCURRENT_ITEMS = 8
 
@@ -68,6 +77,10 @@ DOWNLOADER_MIDDLEWARES = {
     # (scrapy#6802); ours gives every waiting request the parsed rules (see crawler/middlewares.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.RobotsTxtMiddleware": 100,
+    # Crawler traps (calendars, endless pagers): at most CRAWL_MAX_REQUESTS_PER_HOST / CRAWL_PATH_CAPS.
+    "crawler.url_caps.UrlCapMiddleware": 110,
+    # Just above RetryMiddleware (550): a 429/503 Retry-After pauses the host before the retry is built.
+    "crawler.retry_after.RetryAfterMiddleware": 560,
     # Above HttpCompressionMiddleware (590) and RedirectMiddleware (600): process_response runs in reverse
     # priority order, so this sees every response as received (still compressed, before redirects).
     "pipelines.warc.WarcCaptureMiddleware": 950,
@@ -77,9 +90,19 @@ EXTENSIONS = {
     "crawler.offline.OfflinePublicSuffixList": 0,
     # Repairs what a crashed run left, then drops article requests the archive already holds (INCREMENTAL).
     "pipelines.incremental.IncrementalSkip": 100,
+    # What became of every discovered URL: runs/<run>/urls-<outlet>.jsonl.gz and the run's accounting.
+    "pipelines.url_ledger.UrlLedger": 110,
+    # robots.txt Crawl-delay as the host's minimum delay; built after AutoThrottle (0) to correct it.
+    "crawler.crawl_delay.CrawlDelay": 120,
+    # A full disk met by an item pipeline stops the crawl (finish reason disk_full), as in the WARC capture.
+    "pipelines.disk_full.DiskFullStop": 130,
 }
 ITEM_PIPELINES = {
+    # A page bigger than EXTRACT_MAX_BYTES is archived but never handed to extraction (memory bound).
+    "pipelines.page_limits.PageSizeLimitPipeline": 50,
     "pipelines.extract.ExtractPipeline": 100,
+    # Revisits, retries and catch-ups from the catalog; judges revisited content (new version or not).
+    "pipelines.revisits.CatalogFollowUps": 150,
     "pipelines.relevance.RelevancePipeline": 200,
     "pipelines.dedup.StoryClusterPipeline": 250,
     "pipelines.store.ArticleStorePipeline": 300,
@@ -90,6 +113,12 @@ ARCHIVE_ROOT = "archive"
 NEWSARCHIVE_RUN_ID = ""  # set per run by the CLI; components make one when it is empty
 OUTLET_BASE_URLS: dict[str, str] = {}
 INCREMENTAL = True  # skip article pages the archive root already holds (catalog); --refetch turns it off
+# Revisits of archived articles, in hours after publication (pipelines.revisits): corrections and
+# deletions show up in the first week. Slots already past when an article is first archived are skipped.
+REVISIT_HOURS = [6, 24, 7 * 24]
+RETRY_MAX_ATTEMPTS = 5  # a failed URL is retried with backoff (1 h, 4 h, 16 h, ...) this many times
+DISCOVERY_REPEAT_OUTLETS: list[str] = []  # per run: outlets an earlier run covered (listings/search skipped)
+NEWSARCHIVE_NOW = ""  # ISO 8601 with offset: the moment the run believes it is (tests, replays); "" = now
 ARCHIVE_STORE = ""  # s3://... when ARCHIVE_ROOT is its local spool: the catalog also reads the store
 WARC_PREFIX = "newsarchive"
 WARC_MAX_SIZE = 1_000_000_000
@@ -109,6 +138,7 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 # --- Extraction and topics --------------------------------------------------------------------------------
 EXTRACT_MIN_SIZE = 50  # characters; trafilatura's default (250) drops short Jiji flash items
 EXTRACT_TIMEOUT = 20.0
+EXTRACT_MAX_BYTES = 8 * 1024 * 1024  # bigger pages are archived, not extracted (pipelines/page_limits.py)
 # 0 = extract in threads (a timed-out one cannot be stopped and keeps its thread and the GIL);
 # N >= 1 = N spawned worker processes, killed and replaced on timeout. TOML outlets still use threads.
 EXTRACT_WORKERS = 0

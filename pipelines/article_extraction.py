@@ -16,7 +16,7 @@ import py3langid
 
 from core.items import Access, Article, FetchedPage, Image, PageFields
 from pipelines.body_crosscheck import FALLBACK_KEY, compare, suspicion
-from pipelines.charset import charset_report
+from pipelines.charset import charset_report, decoded_text
 from pipelines.dates import resolve_modified, resolve_published, to_jst_iso
 from pipelines.generic_extract import GenericFields, filter_paragraphs, run_trafilatura
 from pipelines.htmlmeta import HeadMeta, parse_html, read_head_meta, visible_text
@@ -28,6 +28,7 @@ _LANG_MIN_CHARS = 40  # below this py3langid guesses (an English headline can co
 _JSONLD_ACCESS: dict[bool | None, Access | None] = {True: "free", False: "paywalled", None: None}
 _KANA = re.compile(r"[\u3041-\u3096\u30a1-\u30fa]")
 _KANA_MIN = 20  # and at least 5 % of the sample
+_KANA_SHARE_SHORT = 5  # or, in a short text (a paywalled lead), at least 5 kana making a fifth of it
 _LANG_SAMPLE = 4000  # enough for a reliable guess; classifying a whole long article costs time
 _CLASSIFY_CHARS = 1000
 
@@ -68,9 +69,13 @@ def detect_language(title: str, text: str, html_lang: str) -> tuple[str, str]:
     if len(sample.strip()) < _LANG_MIN_CHARS:
         return (declared, "html-lang") if declared else ("", "none")
     kana = len(_KANA.findall(sample))
-    if kana >= _KANA_MIN and kana * 20 >= len(sample):
+    if (kana >= _KANA_MIN and kana * 20 >= len(sample)) or (
+        kana >= _KANA_SHARE_SHORT and kana * 5 >= len(sample)
+    ):
         # Kana are written only in Japanese: a page with this much of them needs no classifier
-        # (py3langid costs ~1 ms per page, as much as a page object's whole parse).
+        # (py3langid costs ~1 ms per page, as much as a page object's whole parse, and loading its
+        # model adds ~75 MB to the process, ~170 MB while it loads: a crawl of Japanese outlets whose
+        # short paywalled leads came here used to load it for nothing; bench/pipeline.py).
         return "ja", "script:kana"
     # py3langid's cost grows with the text (~0.65 ms for 4000 characters): a thousand characters,
     # a few paragraphs, tell English from the rest as well.
@@ -94,7 +99,8 @@ def extract_article(
     (benchmarks); otherwise only a body that looks wrong is compared (pipelines.body_crosscheck)."""
     if page.warc is None:
         raise ExtractionError(f"{page.url}: no WARC record for this page, an article must point to one")
-    html = page.text
+    # A charset label that lies (Shift_JIS sent as UTF-8) must not cost the article: pipelines.charset.
+    encoding, html = decoded_text(page.body, page.encoding, page.text)
     methods: dict[str, str] = {}
     fields: PageFields | None = None
     if page.parser is not None:
@@ -241,7 +247,7 @@ def extract_article(
         # a body cut short in transfer is incomplete whatever the page says
         body_complete=(fields.body_complete if fields else True) and not page.truncated,
         language=language,
-        charset=charset_report(page.headers, page.body, page.encoding, page.text),
+        charset=charset_report(page.headers, page.body, encoding, html),
         discovered_via=page.candidate.source if page.candidate else "",
         extraction=methods,
         text_hash=text_hash(text),

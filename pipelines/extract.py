@@ -11,10 +11,9 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from scrapy.exceptions import DropItem
-
 from core.config import ConfigError
 from core.items import Article, FetchedPage
+from core.url_outcomes import FOLLOWUP_SOURCES
 from pipelines.article_extraction import (
     BODY_FALLBACK_KEY,
     PAGE_ERROR_KEY,
@@ -22,6 +21,7 @@ from pipelines.article_extraction import (
     extract_article,
 )
 from pipelines.dates import JST, parse_datetime
+from pipelines.drops import Excluded, Failed
 from pipelines.extract_workers import ExtractWorkerPool, RemoteError, WorkerCrashed, picklable_request
 
 logger = logging.getLogger(__name__)
@@ -113,11 +113,13 @@ class ExtractPipeline:
             logger.warning(
                 "extraction of %s took longer than %ss: dropped (page kept in WARC)", item.url, self.timeout
             )
-            raise DropItem(f"extraction timed out after {self.timeout}s: {item.url}") from None
+            raise Failed(
+                f"extraction timed out after {self.timeout}s: {item.url}", "extract_timeout"
+            ) from None
         except ExtractionError as exc:
             self._count("newsarchive/errors/extract_no_warc")
             logger.warning("cannot extract %s: %s", item.url, exc)
-            raise DropItem(str(exc)) from exc
+            raise Failed(str(exc), "extract_no_warc") from exc
         except Exception as exc:
             self._count("newsarchive/errors/extract_failed")
             if isinstance(exc, WorkerCrashed):
@@ -125,7 +127,7 @@ class ExtractPipeline:
             kind = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
             logger.warning("extraction of %s failed: %s: %s", item.url, kind, exc)
             logger.debug("extraction traceback for %s", item.url, exc_info=True)
-            raise DropItem(f"extraction failed: {item.url}: {kind}: {exc}") from exc
+            raise Failed(f"extraction failed: {item.url}: {kind}: {exc}", "extraction") from exc
         if PAGE_ERROR_KEY in article.extraction:
             self._count("newsarchive/errors/page_object_failed")
             logger.warning(
@@ -138,9 +140,14 @@ class ExtractPipeline:
             self._count("newsarchive/extract/body_fallback")
             if article.extraction["text"] == "trafilatura":
                 self._count("newsarchive/extract/body_fallback/chose_trafilatura")
-        if self._outside_window(article):
+        # Revisits and retries were chosen by the catalog from earlier windows (pipelines.revisits): the
+        # backstop is for candidates discovery found with no date, not for them.
+        followup = item.candidate is not None and item.candidate.source in FOLLOWUP_SOURCES
+        if not followup and self._outside_window(article):
             self._count("newsarchive/pruned/out_of_window_after_fetch")
-            raise DropItem(f"published {article.published_at} is outside the date window: {item.url}")
+            raise Excluded(
+                f"published {article.published_at} is outside the date window: {item.url}", "out_of_window"
+            )
         self._count("newsarchive/articles/extracted")
         return article
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Self
 from urllib.parse import urlsplit
@@ -41,11 +42,14 @@ from scrapy.statscollectors import StatsCollector
 
 from archive.catalog import Catalog
 from archive.catalog_sources import path_query
+from archive.catalog_urls import DEFAULT_MAX_ATTEMPTS
 from archive.recovery import RecoveryReport, recover_root
 from archive.run import RunLedger
 from archive.storage import Store
 from archive.stores import open_store
 from core.baseurls import parse_base_urls, rebase_url
+from core.clock import now as clock_now
+from core.url_outcomes import url_event
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +100,12 @@ class IncrementalSkip:
         stats: StatsCollector | None = None,
         base_urls: dict[str, str] | None = None,
         crawler: Crawler | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        now: datetime | None = None,
     ) -> None:
         self.root = Path(root)
+        self.max_attempts = max_attempts
+        self.now = now or clock_now()
         self.enabled = enabled
         self.store = store
         self.stats = stats
@@ -120,6 +128,8 @@ class IncrementalSkip:
             stats=crawler.stats,
             base_urls=parse_base_urls(settings.get("OUTLET_BASE_URLS")),
             crawler=crawler,
+            max_attempts=settings.getint("RETRY_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS),
+            now=clock_now(settings.get("NEWSARCHIVE_NOW")),
         )
         recover_once(ext.root, settings.get("NEWSARCHIVE_RUN_ID") or None, crawler.stats)
         crawler.signals.connect(ext.request_scheduled, signal=signals.request_scheduled)
@@ -136,14 +146,38 @@ class IncrementalSkip:
 
     def request_scheduled(self, request: Request) -> None:
         candidate = request.meta.get("candidate")
-        if not self.enabled or candidate is None:
-            return
+        if not self.enabled or candidate is None or request.meta.get("newsarchive_followup"):
+            return  # revisits, retries and catch-ups were chosen from the catalog (pipelines.revisits)
         if any(
             self.catalog.archived(url) for url in self.urls_of(request, candidate.url)
         ) or self.archived_path(candidate.url):
             if self.stats is not None:
                 self.stats.inc_value(STAT_SKIPPED)
+            if self.crawler is not None:
+                self.crawler.signals.send_catch_log(
+                    url_event, url=candidate.url, state="excluded", reason="already_archived"
+                )
             raise IgnoreRequest(f"already archived: {candidate.url}")
+        held_back = self.held_back(candidate.url)
+        if held_back:
+            if self.stats is not None:
+                self.stats.inc_value(f"newsarchive/pruned/{held_back}")
+            if self.crawler is not None:
+                self.crawler.signals.send_catch_log(
+                    url_event, url=candidate.url, state="excluded", reason=held_back
+                )
+            raise IgnoreRequest(f"{held_back.replace('_', ' ')}: {candidate.url}")
+
+    def held_back(self, url: str) -> str | None:
+        """`gave_up` for a URL that failed RETRY_MAX_ATTEMPTS times (reported, never fetched again
+        unless --refetch), `retry_backoff` while its backoff runs (archive.catalog_urls)."""
+        state = self.catalog.url_state(url)
+        if state is None or state.state != "failed":
+            return None
+        if state.attempts >= self.max_attempts:
+            return "gave_up"
+        retry_at = state.next_attempt()
+        return "retry_backoff" if retry_at is not None and retry_at > self.now else None
 
     def urls_of(self, request: Request, canonical: str) -> list[str]:
         """The URLs the archive may know this article under: canonical, as requested, as fetched."""

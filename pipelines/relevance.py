@@ -14,10 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy.exceptions import DropItem
-
 from core.config import ConfigError, TopicConfig, resolve_topic
 from core.items import Article, TopicMatch
+from pipelines.drops import Excluded
 from pipelines.textnorm import fold
 
 logger = logging.getLogger(__name__)
@@ -215,9 +214,10 @@ class RelevancePipeline:
             return item
         item.topics = [m.judge(item.title, item.text, stage=2) for m in self.matchers]
         accepted = [t.name for t in item.topics if t.accepted]
-        if not accepted and not self.archive_all:
+        # A new version of an archived article is kept whatever the judgement: its first version was.
+        if not accepted and not self.archive_all and item.version <= 1:
             self._count("newsarchive/articles/off_topic")
-            raise DropItem(f"off-topic: {item.url}", log_level="DEBUG")
+            raise Excluded(f"off-topic: {item.url}", "off_topic", log_level="DEBUG")
         for name in accepted:
             self._count(f"newsarchive/topics/{name}")
         return item

@@ -5,9 +5,9 @@ Registered at priority 950 so that process_response sees the response before Htt
 run every other middleware's changes to the request headers (what was sent).
 
 Beyond request + response records it writes: revisit records for payloads already archived (this run,
-or earlier runs through their CDXJ indexes), a metadata record per kept article (ArticleStorePipeline
-asks `capture_for(crawler)` for this middleware), truncated records for bodies over WARC_MAX_BODY
-(`WARC-Truncated: length`) and for connections lost mid-body (`disconnect`, needs
+or earlier runs, looked up in the root's catalog: archive.dedup), a metadata record per kept article
+(ArticleStorePipeline asks `capture_for(crawler)` for this middleware), truncated records for bodies
+over WARC_MAX_BODY (`WARC-Truncated: length`) and for connections lost mid-body (`disconnect`, needs
 DOWNLOAD_FAIL_ON_DATALOSS = False), and a CDXJ index per closed file, built on a worker thread.
 
 Known gap: writing and fsyncing records happen on the reactor thread. Records are small and writes are
@@ -35,10 +35,14 @@ from archive.cdxj import index_missing, write_cdxj_lines
 from archive.dedup import DEFAULT_MIN_SIZE, PayloadIndex
 from archive.exchange import TRUNCATED_DISCONNECT, TRUNCATED_LENGTH, HttpExchange, RecordLocation
 from archive.paths import relpath
+from archive.redaction import redact_request_headers
 from archive.run import RunLedger
+from archive.storage import Store
+from archive.stores import open_store
 from archive.warc_records import warc_target_uri
 from archive.warc_writer import WarcWriter
 from core.items import Article, WarcPointer
+from pipelines.disk_full import stop_on_disk_full
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +87,8 @@ def exchange_from(
     return HttpExchange(
         url=response.url,
         method=request.method,
-        request_headers=header_pairs(request.headers),
+        # Authorization and Cookie values are credentials: never archived (archive/redaction.py).
+        request_headers=redact_request_headers(header_pairs(request.headers)),
         request_body=request.body or b"",
         protocol=response.protocol or "HTTP/1.1",
         status=response.status,
@@ -111,8 +116,12 @@ class WarcCaptureMiddleware:
         max_body: int = DEFAULT_MAX_BODY,
         dedup: bool = True,
         revisit_min_size: int = DEFAULT_MIN_SIZE,
+        store: Store | None = None,
     ) -> None:
+        """`store`: the remote root of an s3:// archive whose local spool is `root`; the catalog the
+        payload index asks about earlier runs then also reads the published runs the spool has shed."""
         self.root = Path(root)
+        self.store = store
         self.run_id = run_id
         self.stats = stats
         self.max_body = max_body
@@ -137,6 +146,7 @@ class WarcCaptureMiddleware:
         self._indexing: list[tuple[Path, Future[Path]]] = []
         self._revisits: OrderedDict[tuple[str, str], RecordLocation] = OrderedDict()
         self._recovered = False
+        self.crawler: Crawler | None = None  # set by from_crawler: a full disk stops its crawl
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -145,6 +155,8 @@ class WarcCaptureMiddleware:
         if not root:
             raise NotConfigured("ARCHIVE_ROOT is not set: no WARC capture")
         run_id = settings.get("NEWSARCHIVE_RUN_ID") or None
+        # The remote root of an s3:// archive, whose published runs the local spool may have shed.
+        store_url = settings.get("ARCHIVE_STORE") or ""
         warcinfo = {
             "operator": settings.get("WARC_OPERATOR") or "",
             "http-header-user-agent": settings.get("USER_AGENT") or "",
@@ -167,10 +179,12 @@ class WarcCaptureMiddleware:
             max_body=settings.getint("WARC_MAX_BODY", DEFAULT_MAX_BODY),
             dedup=settings.getbool("WARC_DEDUP", True),
             revisit_min_size=settings.getint("WARC_REVISIT_MIN_SIZE", DEFAULT_MIN_SIZE),
+            store=open_store(store_url) if store_url else None,
         )
         crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(mw.bytes_received, signal=signals.bytes_received)
+        mw.crawler = crawler
         _captures[crawler] = mw
         return mw
 
@@ -179,7 +193,8 @@ class WarcCaptureMiddleware:
 
     def recover(self) -> list[Path]:
         """Repair WARC files a crashed earlier run left open, index closed files that have no index,
-        and learn the payloads earlier runs archived (once per middleware)."""
+        and bring up to date the catalog the payload index asks about earlier runs (once per
+        middleware)."""
         if self._recovered:
             return []
         self._recovered = True
@@ -193,9 +208,10 @@ class WarcCaptureMiddleware:
             for path in indexed:
                 self.ledger.add_file(relpath(self.root, path), "cdxj")
         if self.payloads is not None:
-            known = self.payloads.load_cdxj(self.root)
+            # Looked up on disk, not loaded: start-up does not grow with the archive (archive.dedup).
+            ingested = self.payloads.use_catalog(self.root, self.store)
             if self.stats is not None:
-                self.stats.set_value("newsarchive/warc/known_payloads", known)
+                self.stats.set_value("newsarchive/warc/catalog_files_ingested", ingested)
         if self.stats is not None and repaired:
             self.stats.inc_value("newsarchive/warc/recovered", len(repaired))
         return repaired
@@ -234,6 +250,7 @@ class WarcCaptureMiddleware:
             # No page without its record: let the request fail visibly rather than parse it unarchived.
             if self.stats is not None:
                 self.stats.inc_value(f"newsarchive/warc/errors/{type(exc).__name__}")
+            stop_on_disk_full(self.crawler, exc, "a WARC record")  # every next page would fail too
             raise
         # The pointer must lead to a readable payload: for a revisit, the original response.
         source = result.payload_source
@@ -276,6 +293,8 @@ class WarcCaptureMiddleware:
 
     def spider_closed(self) -> None:
         self.writer.close()
+        if self.payloads is not None:
+            self.payloads.close()
         self._indexer.shutdown(wait=True)
         for warc_path, future in self._indexing:
             try:

@@ -75,9 +75,12 @@ class NewsSpider(DiscoverySpider):
                 kept.append(candidate)
             else:
                 self._inc("pruned/out_of_window")
+                self.url_outcome(candidate.url, "excluded", "out_of_window")
         kept.sort(key=lambda c: newest_first(self.best_moment(c), self.url_date(c.url)))
         if self.max_articles is not None and len(kept) > self.max_articles:
             self._inc("pruned/max_articles", len(kept) - self.max_articles)
+            for candidate in kept[self.max_articles :]:
+                self.url_outcome(candidate.url, "excluded", "max_articles")
             kept = kept[: self.max_articles]
         return kept
 
@@ -92,6 +95,7 @@ class NewsSpider(DiscoverySpider):
         assert self.crawler.engine is not None
         for candidate in chosen:
             self._inc("candidates/scheduled")
+            self.url_outcome(candidate.url, "scheduled")
             self.crawler.engine.crawl(self.article_request(candidate))
         raise DontCloseSpider
 
@@ -104,11 +108,25 @@ class NewsSpider(DiscoverySpider):
         )
 
     def parse_article(self, response: Response) -> Iterator[FetchedPage]:
+        candidate = response.meta.get("candidate")
+        if response.meta.get("newsarchive_revisit") and candidate is not None and response.status != 200:
+            # A revisit (pipelines.revisits) asked conditionally and accepts these answers.
+            if response.status == 304:
+                self._inc("revisits/not_modified")
+                self.url_outcome(candidate.url, "unchanged", "not_modified", response=response)
+            elif response.status in (404, 410):
+                self._inc(f"revisits/gone_{response.status}")
+                self.url_outcome(candidate.url, "gone", f"http_{response.status}", response=response)
+            return
         if response.status != 200:
             self._inc(f"errors/http_{response.status}")
+            if candidate is not None:
+                self.url_outcome(candidate.url, "failed", f"http_{response.status}", response=response)
             return
         if not isinstance(response, HtmlResponse):
             self._inc("errors/not_html")
+            if candidate is not None:
+                self.url_outcome(candidate.url, "failed", "not_html", response=response)
             return
         self._inc("articles/fetched")
         warc = response.meta.get("newsarchive_warc")

@@ -46,6 +46,7 @@ from twisted.python.failure import Failure
 
 from core.baseurls import parse_base_urls
 from core.items import Candidate
+from core.url_outcomes import url_event
 from spiders.candidates import merge_candidates
 from spiders.discovery import (
     DiscoveryError,
@@ -148,6 +149,11 @@ class DiscoverySpider(scrapy.Spider):
             yield self._discovery_request(url, self.parse_feed, "feed")
         for url in self.sitemaps:
             yield self._discovery_request(url, self.parse_sitemap, "sitemap")
+        if self.name in self.settings.getlist("DISCOVERY_REPEAT_OUTLETS"):
+            # An earlier run covered this window's start (archive.run_history): what is new since then is
+            # in the feeds and sitemaps; listings and search only reach back in time.
+            self._inc("discovery/backfill_skipped")
+            return
         for url in self.listings:
             yield self._discovery_request(url, self.parse_listing, "listing")
         for url in self.search_request_urls():
@@ -161,7 +167,16 @@ class DiscoverySpider(scrapy.Spider):
         self._inc(f"discovery/{kind}_requests")
         # newsarchive_url: the real URL asked for, which the base-URL override hides from response.url
         meta = {"newsarchive_kind": kind, "newsarchive_url": url, **meta}
+        # 304: the catalog (pipelines.revisits) makes feed, sitemap and listing requests conditional.
+        meta.setdefault("handle_httpstatus_list", [304])
         return Request(url, callback=callback, errback=self.on_error, meta=meta)
+
+    def not_modified(self, response: Response) -> bool:
+        """A discovery document unchanged since the archive's last capture: nothing new in it."""
+        if response.status != 304:
+            return False
+        self._inc(f"discovery/{response.meta.get('newsarchive_kind', 'other')}_not_modified")
+        return True
 
     def real_url(self, response: Response) -> str:
         """The real URL a discovery response answers (its host kept, e.g. sitesearch.asahi.com)."""
@@ -183,6 +198,8 @@ class DiscoverySpider(scrapy.Spider):
             self.crawler.engine.crawl(follow)
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
+        if self.not_modified(response):
+            return
         yield from self.robots_sitemaps(response.body, self.real_url(response))
 
     def robots_sitemaps(self, body: bytes, robots_url: str) -> list[Request]:
@@ -205,6 +222,8 @@ class DiscoverySpider(scrapy.Spider):
         return requests
 
     def parse_feed(self, response: Response) -> Iterator[Request]:
+        if self.not_modified(response):
+            return
         source_url = self.to_real_url(response.url)
         try:
             entries = parse_feed(response.body, source_url)
@@ -216,6 +235,8 @@ class DiscoverySpider(scrapy.Spider):
         yield from ()
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        if self.not_modified(response):
+            return
         source_url = self.to_real_url(response.url)
         try:
             sitemap = parse_sitemap(response.body, source_url)
@@ -236,6 +257,8 @@ class DiscoverySpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         """A listing page, or a page of site search results (meta newsarchive_kind = "search")."""
+        if self.not_modified(response):
+            return
         kind = "search" if response.meta.get("newsarchive_kind") == "search" else "listing"
         markup = self.search_markup if kind == "search" else self.listing_markup
         assert markup is not None, f"{self.name} has {kind} URLs but no {kind}_markup"
@@ -292,25 +315,50 @@ class DiscoverySpider(scrapy.Spider):
             self._inc("candidates/duplicate")
             found = merge_candidates(known, found)
         self._candidates[canonical] = found
+        self.url_outcome(canonical, "discovered", source=source, published_at=found.published_at)
         return found
 
     def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        candidate = request.meta.get("candidate") if request is not None else None
         # HttpError subclasses IgnoreRequest: it is tested first (below) through the exact type.
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             # Refused before sending (robots.txt, or another middleware's policy): a decision, not a fault.
-            request = getattr(failure, "request", None)
             kind = request.meta.get("newsarchive_kind", "other") if request is not None else "other"
-            reason = "robots_disallowed" if "robots" in str(failure.value).lower() else "ignored"
+            robots = "robots" in str(failure.value).lower()
+            reason = "robots_disallowed" if robots else "ignored"
             self._inc(f"{reason}/{kind}")
             logger.info("%s: %s not fetched: %s", self.name, kind, failure.getErrorMessage())
+            if candidate is not None:
+                # robots.txt and the URL caps (which name an `exclusion_reason`) are decisions; any other
+                # refusal (the SSRF guard, a Retry-After beyond the cap) is a fault, under its own name.
+                excluded = reason if robots else getattr(failure.value, "exclusion_reason", None)
+                name = getattr(failure.value, "failure_reason", None) or (
+                    failure.type.__name__ if failure.type else "ignored"
+                )
+                if "max redirections" in str(failure.value):  # Scrapy's RedirectMiddleware, past its cap
+                    name = "too_many_redirects"
+                state, why = ("excluded", excluded) if excluded else ("failed", name)
+                self.url_outcome(candidate.url, state, why)
             return
         if failure.check(HttpError):
             response = failure.value.response
             self._inc(f"errors/http_{response.status}")
             logger.info("%s: HTTP %s for %s", self.name, response.status, response.url)
+            if candidate is not None:
+                self.url_outcome(candidate.url, "failed", f"http_{response.status}", response=response)
         else:
-            self._inc(f"errors/{failure.type.__name__ if failure.type else 'unknown'}")
+            name = failure.type.__name__ if failure.type else "unknown"
+            self._inc(f"errors/{name}")
             logger.warning("%s: %s", self.name, failure.getErrorMessage())
+            if candidate is not None:
+                self.url_outcome(candidate.url, "failed", name)
+
+    def url_outcome(self, url: str, state: str, reason: str = "", **fields: Any) -> None:
+        """Tell the URL ledger (pipelines.url_ledger, through a signal) what became of a candidate."""
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None:
+            crawler.signals.send_catch_log(url_event, url=url, state=state, reason=reason, **fields)
 
     def _inc(self, key: str, count: int = 1) -> None:
         stats = getattr(getattr(self, "crawler", None), "stats", None)

@@ -47,3 +47,19 @@ def test_charset_report_counts_replacement_chars() -> None:
     assert report["declared_meta"] == "cp932"
     assert report["used"] == "utf-8"
     assert report["replacement_chars"] == text.count("\ufffd") > 0
+
+
+def test_a_lying_label_is_decoded_with_the_charset_that_decodes_the_bytes() -> None:
+    from pipelines.charset import decoded_text
+
+    body = "<p>北朝鮮～①</p>".encode("cp932")
+    assert decoded_text(body, "utf-8", body.decode("utf-8", "replace")) == ("cp932", "<p>北朝鮮～①</p>")
+    # EUC-JP bytes also decode as cp932 (half-width katakana): the plausible reading wins.
+    euc = "<p>軍事協力について</p>".encode("euc_jp")
+    assert decoded_text(euc, "utf-8", euc.decode("utf-8", "replace")) == ("euc_jp", "<p>軍事協力について</p>")
+    # A U+FFFD that is in the page itself, and bytes no candidate decodes, are left as they are.
+    genuine = "<p>\ufffd</p>".encode()
+    assert decoded_text(genuine, "utf-8", genuine.decode()) == ("utf-8", "<p>\ufffd</p>")
+    broken = b"<p>\xff\xfe\xfd\x80</p>"
+    text = broken.decode("utf-8", "replace")
+    assert decoded_text(broken, "utf-8", text) == ("utf-8", text)

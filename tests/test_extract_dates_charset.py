@@ -72,8 +72,12 @@ def test_wrong_declared_charset_is_visible() -> None:
     body = CP932_HTML.replace("Shift_JIS", "utf-8").encode("cp932")
     page = make_page(body, "https://example.jp/liar", content_type="text/html; charset=utf-8")
     article = extract_article(page, run_id="r")
-    assert article.charset["used"] == "utf-8"
-    assert article.charset["replacement_chars"] > 0
+    # The lie stays visible (declared utf-8, used cp932), but no longer costs the text (issue #13).
+    assert page.encoding == "utf-8" and "\ufffd" in page.text
+    assert article.charset["declared_http"] == article.charset["declared_meta"] == "utf-8"
+    assert article.charset["used"] == "cp932"
+    assert article.charset["replacement_chars"] == 0
+    assert "①㈱～の記事" in article.title and "\ufffd" not in article.text
 
 
 def test_no_warc_pointer_is_an_error() -> None:

@@ -41,6 +41,7 @@ _REASONS = {
     304: "Not Modified",
     400: "Bad Request",
     404: "Not Found",
+    410: "Gone",
     405: "Method Not Allowed",
 }
 CHUNK_PARTS = 4  # chunked bodies go out in about this many chunks
@@ -129,7 +130,12 @@ class SimSite:
     ) -> None:
         self.seed = seed
         self.robots_override = dict(robots_override or {})
-        self.articles = build_articles(seed, articles_per_outlet)
+        self.gone: dict[tuple[str, str], int] = {}  # (outlet, article id) -> 404 | 410 (simulator.changes)
+        self.replace_articles(build_articles(seed, articles_per_outlet))
+
+    def replace_articles(self, articles: list[SimArticle]) -> None:
+        """The site's stories from now on (simulator.changes); every page is rendered afresh."""
+        self.articles = articles
         self._newest = {
             outlet: sorted(
                 (a for a in self.articles if a.outlet == outlet), key=lambda a: a.published, reverse=True
@@ -170,7 +176,7 @@ class SimSite:
         if path in ("/jc/article", "/sp/article"):
             a = self._by_id.get(("jiji", query.get("k", "")))
             if a is None or query.get("k") == MISSING_JIJI_K:
-                return None
+                return self._removed("jiji", query.get("k", ""))
             if path == "/sp/article":
                 return self._redirect(a.url)
             return self._article(a)
@@ -190,9 +196,10 @@ class SimSite:
             return _Doc(200, HTML, search.asahi_results_page(results, query.get("Keywords", ""), query))
         for prefix in ("/articles/", "/sp/articles/"):
             if path.startswith(prefix) and path.endswith(".html"):
-                a = self._by_id.get(("asahi", path.removeprefix(prefix).removesuffix(".html")))
+                article_id = path.removeprefix(prefix).removesuffix(".html")
+                a = self._by_id.get(("asahi", article_id))
                 if a is None:
-                    return None
+                    return self._removed("asahi", article_id)
                 return self._redirect(a.url) if prefix == "/sp/articles/" else self._article(a)
         return None
 
@@ -240,6 +247,13 @@ class SimSite:
             f'<h1>Moved Permanently</h1><p>The document has moved <a href="{location}">here</a>.</p></body></html>\n'
         )
         return _Doc(301, HTML, text, extra=[("Location", location)])
+
+    def _removed(self, outlet: str, article_id: str) -> _Doc | None:
+        """410 for a story taken down as Gone (simulator.changes); None (404) otherwise."""
+        if self.gone.get((outlet, article_id)) != 410:
+            return None
+        text = '<!DOCTYPE html>\n<html lang="ja"><head><meta charset="UTF-8"><title>410 Gone</title></head><body><h1>この記事は削除されました</h1></body></html>\n'
+        return _Doc(410, HTML, text)
 
     @staticmethod
     def _not_found() -> _Doc:
@@ -294,9 +308,10 @@ class SimSite:
             session = hashlib.sha1(f"{self.seed}:{doc.article.url}".encode()).hexdigest()[:16]
             headers.append(("Set-Cookie", f"sim_session={session}; Path=/; HttpOnly"))
             headers.append(("Set-Cookie", "sim_region=jp; Path=/"))
-            if _not_modified(doc, etag, if_none_match, if_modified_since):
-                keep = ("Date", "Server", "Last-Modified", "ETag")
-                return Response(304, [h for h in headers if h[0] in keep], b"")
+        # Feeds, sitemaps and listings answer If-Modified-Since too (no ETag: like many real servers).
+        if doc.status == 200 and _not_modified(doc, etag, if_none_match, if_modified_since):
+            keep = ("Date", "Server", "Last-Modified", "ETag")
+            return Response(304, [h for h in headers if h[0] in keep], b"")
         if doc.content_type.startswith(_COMPRESSIBLE):
             headers.append(("Vary", "Accept-Encoding"))
         if gzipped:
