@@ -7,11 +7,14 @@
     newsarchive:job:<job>:<spider>:requests     sorted set: the shared request queue (scrapy-redis)
     newsarchive:job:<job>:<spider>:requests:pending   sorted set: requests taken, scored by lease expiry
     newsarchive:job:<job>:<spider>:seen         set: request fingerprints (scrapy-redis dupefilter)
+    newsarchive:job:<job>:<spider>:followups    the run id of the worker that schedules the spider's
+                                                revisits, retries and catch-ups (SET NX)
     newsarchive:host:<host>                     the earliest time (ms) the next request to host may go
     newsarchive:archived:url / :path            the archived-URL state (pipelines.redis_state)
+    newsarchive:validators                      hash: discovery URL -> [ETag, Last-Modified] (same)
 
 A job's keys are per job so that a new seed starts with an empty seen-set while the archived-URL state,
-which is what makes a second run skip known articles, outlives every job.
+which is what makes a second run skip known articles, outlives every job (so do the validators).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Imported only when `--redis` (or NEWSARCHIVE_REDIS) is given, so a crawl without
 or scrapy_redis. What changes (README "Scale-out with Redis" has the picture):
 
 - the scheduler, queue and seen-set: scrapy-redis, with leases (crawler.redis_frontier);
-- the archived-URL state: Redis first, the catalog behind it (pipelines.redis_state);
+- the archived-URL state and the validators of discovery documents: Redis first, the catalog behind it;
+  revisits, retries and catch-ups scheduled by one worker per job (pipelines.redis_state);
 - politeness: one shared per-host delay in Redis (crawler.redis_politeness) instead of each process's
   DOWNLOAD_DELAY and AutoThrottle;
 - with `--worker`: the spiders read the job `newsarchive seed` wrote (crawler.redis_worker) and exit
@@ -112,6 +113,14 @@ def redis_settings(redis_plan: RedisPlan, settings: Settings, run_id: str) -> di
         "pipelines.incremental.IncrementalSkip": None,
         "pipelines.redis_state.RedisIncrementalSkip": 100,
     }
+    pipelines = dict(settings.getdict("ITEM_PIPELINES"))
+    if "pipelines.revisits.CatalogFollowUps" in pipelines:
+        # Same place in the chain; validators and follow-ups shared through Redis (pipelines.redis_state).
+        order = pipelines.pop("pipelines.revisits.CatalogFollowUps")
+        pipelines |= {
+            "pipelines.revisits.CatalogFollowUps": None,
+            "pipelines.redis_state.RedisFollowUps": order,
+        }
     if redis_plan.worker:
         connect(redis_plan.url).sadd(job_runs_key(job), run_id)
     return {
@@ -124,6 +133,7 @@ def redis_settings(redis_plan: RedisPlan, settings: Settings, run_id: str) -> di
         "SCHEDULER_DUPEFILTER_KEY": spider_key(job, "seen"),
         "REDIS_START_URLS_KEY": spider_key(job, "seeds", "%(name)s"),
         "REDIS_JOB_PRIVATE": not redis_plan.worker,
+        "REDIS_FOLLOWUPS_KEY": spider_key(job, "followups"),
         # Workers share the frontier: one worker's URL ledger is a part of the job's (pipelines.url_ledger).
         "URL_LEDGER_SHARED_FRONTIER": redis_plan.worker,
         "REDIS_LEASE_S": redis_plan.lease_s,
@@ -138,4 +148,5 @@ def redis_settings(redis_plan: RedisPlan, settings: Settings, run_id: str) -> di
         "CONCURRENT_REQUESTS_PER_DOMAIN": settings.getint("CONCURRENT_REQUESTS"),
         "DOWNLOADER_MIDDLEWARES": middlewares,
         "EXTENSIONS": extensions,
+        "ITEM_PIPELINES": pipelines,
     }

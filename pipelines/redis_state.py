@@ -17,12 +17,25 @@ A page is marked when its item is through the pipelines (stored, or dropped as o
 archived page either way), never earlier: a worker killed before that leaves it unmarked, and the page
 is fetched again. Marks are sent in batches, one SADD per batch: the frontier sends `flush_marks`
 before it releases leases (crawler.redis_frontier), so a request's lease is never released before its
-page is marked. This is the interface the ETag and revisit state (#10) extends: more members or keys
-behind `RedisArchivedState`, the same marking moment.
+page is marked.
+
+`RedisFollowUps` is `pipelines.revisits.CatalogFollowUps` with the rest of the incremental state shared:
+
+- the validators (ETag, Last-Modified) of discovery documents live in one hash for all jobs
+  (`newsarchive:validators`, URL -> JSON [etag, last_modified]), written when a discovery response comes
+  (a 200's own validators, a 304's or else those it confirmed) and asked first when a discovery request
+  is scheduled; the catalog answers for a URL Redis does not know (a new or flushed Redis);
+- the revisits, retries and catch-ups of an outlet are scheduled once per job: the worker that wins a
+  `SET NX` claim (REDIS_FOLLOWUPS_KEY) pushes them into the shared frontier, where the seen-set and the
+  leases apply as to any request. Any worker may fetch a revisit, so the version it compares against
+  travels in the request (META_PREVIOUS), not in the memory of the worker that scheduled it.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import asdict
 from typing import Any, Self
 
 from scrapy import Request, signals
@@ -33,9 +46,18 @@ from scrapy_redis.connection import get_redis_from_settings
 
 from archive.catalog_sources import path_query
 from pipelines.incremental import IncrementalSkip
+from pipelines.revisits import CONDITIONAL_KINDS, REVISIT_META, CatalogFollowUps, Previous
+
+logger = logging.getLogger(__name__)
 
 ARCHIVED_KEY = "newsarchive:archived"
+VALIDATORS_KEY = "newsarchive:validators"
 STAT_MARKED = "newsarchive/redis/marked_archived"
+
+# request.meta key of a revisit: the archived version it compares against (Previous as a dict).
+META_PREVIOUS = "newsarchive_previous"
+# A claim outlives any job (a job's keys are kept for `runs merge`), yet does not stay forever.
+CLAIM_TTL_S = 30 * 24 * 3600
 
 # request.meta key: whether Redis knew the page when it was discovered (crawler.redis_worker asks for a
 # whole discovery page's candidates in one round trip); absent = ask Redis at scheduling.
@@ -129,3 +151,82 @@ class RedisIncrementalSkip(IncrementalSkip):
         self.redis.mark(list(dict.fromkeys(members)))
         if self.stats is not None:
             self.stats.inc_value(STAT_MARKED)
+
+
+def _header(headers: Any, name: bytes) -> str | None:
+    value = headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+class RedisFollowUps(CatalogFollowUps):
+    server: Any
+    claim_key = ""  # REDIS_FOLLOWUPS_KEY, "%(spider)s" filled with the outlet
+    private_job = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.get("REDIS_URL"):
+            raise NotConfigured("REDIS_URL is not set: follow-ups and validators live in the catalog")
+        pipeline = super().from_crawler(crawler)
+        pipeline.server = get_redis_from_settings(crawler.settings)
+        pipeline.claim_key = crawler.settings.get("REDIS_FOLLOWUPS_KEY") or ""
+        pipeline.private_job = crawler.settings.getbool("REDIS_JOB_PRIVATE")
+        crawler.signals.connect(pipeline.response_received, signal=signals.response_received)
+        return pipeline
+
+    # ------------------------------------------------------------------ validators
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        shared = self.server.hget(VALIDATORS_KEY, url)
+        if shared:
+            etag, modified = json.loads(shared)
+            return etag, modified
+        return super().validators(url)
+
+    def response_received(self, response: Response, request: Request, **_: Any) -> None:
+        if request.meta.get("newsarchive_kind") in CONDITIONAL_KINDS:
+            self._keep_validators(response, request)
+        previous = request.meta.get(META_PREVIOUS)
+        candidate = request.meta.get("candidate")
+        if isinstance(previous, dict) and candidate is not None:
+            self.revisits[candidate.url] = Previous(**previous)
+
+    def _keep_validators(self, response: Response, request: Request) -> None:
+        url = str(request.meta.get("newsarchive_url") or request.url)
+        etag, modified = _header(response.headers, b"ETag"), _header(response.headers, b"Last-Modified")
+        if response.status == 304:
+            # A 304 confirms what was sent: the catalog's validators, on a worker that had no shared
+            # ones, become the shared ones.
+            etag = etag or _header(request.headers, b"If-None-Match")
+            modified = modified or _header(request.headers, b"If-Modified-Since")
+        elif response.status != 200:
+            return
+        if etag or modified:
+            self.server.hset(VALIDATORS_KEY, url, json.dumps([etag, modified]))
+        elif response.status == 200:
+            self.server.hdel(VALIDATORS_KEY, url)  # the document changed and has none: send none
+
+    # ------------------------------------------------------------------ once per job
+    def claim(self, outlet: str) -> bool:
+        if not self.claim_key:
+            return True
+        key = self.claim_key % {"spider": outlet}
+        won = bool(
+            self.server.set(
+                key, self.crawler.settings.get("NEWSARCHIVE_RUN_ID") or "1", nx=True, ex=CLAIM_TTL_S
+            )
+        )
+        if not won:
+            logger.info("%s: follow-ups of this job are scheduled by another worker", outlet)
+        return won
+
+    def _follow_up(self, spider: Any, state: Any) -> Request | None:
+        request = super()._follow_up(spider, state)
+        previous = self.revisits.get(state.url)
+        if request is not None and previous is not None and request.meta.get(REVISIT_META):
+            request.meta[META_PREVIOUS] = asdict(previous)
+        return request
+
+    def spider_closed(self) -> None:
+        if self.private_job and self.claim_key and self.crawler.spider is not None:
+            self.server.delete(self.claim_key % {"spider": getattr(self.crawler.spider, "name", "")})
+        super().spider_closed()

@@ -109,19 +109,31 @@ class CatalogFollowUps:
     def request_scheduled(self, request: Request) -> None:
         if request.meta.get("newsarchive_kind") not in CONDITIONAL_KINDS:
             return
-        etag, modified = self.catalog.validators(str(request.meta.get("newsarchive_url") or request.url))
+        etag, modified = self.validators(str(request.meta.get("newsarchive_url") or request.url))
         if etag:
             request.headers.setdefault(b"If-None-Match", etag.encode("latin-1"))
         if modified:
             request.headers.setdefault(b"If-Modified-Since", modified.encode("latin-1"))
 
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        """(ETag, Last-Modified) to make a discovery request for `url` conditional with; a hook for a
+        state shared between processes (pipelines.redis_state)."""
+        return self.catalog.validators(url)
+
     # ------------------------------------------------------------------ scheduling
+    def claim(self, outlet: str) -> bool:
+        """Whether this process schedules the outlet's follow-ups: always, alone; a hook for crawls whose
+        processes share one frontier, where one of them must (pipelines.redis_state)."""
+        return True
+
     def spider_idle(self) -> None:
         if self._scheduled:
             return
         self._scheduled = True
         spider = self.crawler.spider
         outlet = getattr(spider, "name", "")
+        if not self.claim(outlet):
+            return
         requests = [r for state in self.catalog.url_states(outlet) if (r := self._follow_up(spider, state))]
         if not requests:
             return
