@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from archive.article_stamp import STAMP_KEY as _STAMP_KEY
+from archive.article_stamp import folder_stamp
 from archive.catalog_sources import list_sources, path_query
 from archive.jsonl import read_rows
 from archive.paths import ARTICLES_DIR, JST, jst_date
@@ -31,6 +33,7 @@ INDEX_NAME = ".search.sqlite"
 INDEX_VERSION = "3"  # 2: docs_url on (url, latest); 3: outlet/day indexes
 MIN_TRIGRAM = 3  # FTS5 trigram: shorter terms cannot use the index (substring search instead)
 _BATCH = 500
+_NARROW_DAYS = 92  # a day range up to this long is read through the day indexes (see ArticleIndex.where)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -137,6 +140,12 @@ class ArticleIndex:
 
     def refresh(self) -> int:
         """Ingest every closed article file not ingested yet; return how many."""
+        # A local root whose article folders are as they were at the last complete refresh has nothing new:
+        # a file is added by a rename into its date folder, which changes that folder's mtime. Stamped
+        # before the walk, so what arrives during it is seen by the next refresh.
+        stamp = folder_stamp(self.root.local / ARTICLES_DIR) if self.root.store is None else None
+        if stamp is not None and stamp == self._meta(_STAMP_KEY):
+            return 0
         done = {key for (key,) in self.conn.execute("SELECT key FROM ingested")}
         count = 0
         for key, kind in list_sources(self.root.local, self.root.store, (ARTICLES_DIR,)):
@@ -149,7 +158,17 @@ class ArticleIndex:
                 if self.conn.execute("INSERT OR IGNORE INTO ingested VALUES (?)", (key,)).rowcount:
                     self._ingest(key, read_rows(data))
                     count += 1
+        if stamp is not None:
+            with self.conn:
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_STAMP_KEY, stamp))
+        elif self._meta(_STAMP_KEY) is not None:
+            with self.conn:  # a stamp that cannot be trusted now is no reference for the next refresh
+                self.conn.execute("DELETE FROM meta WHERE name = ?", (_STAMP_KEY,))
         return count
+
+    def _meta(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
 
     def _ingest(self, key: str, rows: Iterable[dict[str, Any]]) -> None:
         for line, row in enumerate(rows, start=1):
@@ -201,7 +220,14 @@ class ArticleIndex:
 
     def where(self, selection: Filters) -> tuple[str, list[Any]]:
         """The WHERE clause (over `docs d`) of a selection, latest versions only, and its parameters."""
-        clauses, params = ["d.latest = 1"], []
+        # A few weeks or months: read those days' rows (docs_day, docs_outlet_day) and sort them. Left to
+        # itself SQLite walks every latest row newest first (docs_latest, no sort) to stop at the LIMIT,
+        # which tests the whole newer part of the archive first (issue 11: 2-character terms under a
+        # one-month filter). The unary + keeps docs_latest out of the plan.
+        narrow = (
+            selection.since and selection.until and (selection.until - selection.since).days <= _NARROW_DAYS
+        )
+        clauses, params = ["+d.latest = 1" if narrow else "d.latest = 1"], []
         if selection.outlets:
             clauses.append(f"d.outlet IN ({','.join('?' * len(selection.outlets))})")
             params += list(selection.outlets)
@@ -339,6 +365,8 @@ def _create(conn: sqlite3.Connection) -> None:
         return  # the usual case: nothing to write, so a search costs no commit (and no fsync)
     if row is not None:
         conn.executescript("".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES))
+        with conn:  # the rebuilt tables are empty: the next refresh must walk
+            conn.execute("DELETE FROM meta WHERE name = ?", (_STAMP_KEY,))
     conn.executescript(_SCHEMA)
     with conn:
         conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (INDEX_VERSION,))

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.article_index import accepted_topics, open_index
+from archive.article_index import ArticleIndex, accepted_topics, open_index
 from archive.export_formats import ROW_FORMATS, open_writer
 from archive.export_readme import readme_text
 from archive.paths import fsync_dir, jst_date, rename_no_replace
@@ -155,6 +155,12 @@ def export_selection(
             data_name = "articles.wacz" if fmt == "wacz" else ROW_FORMATS[fmt]
             if fmt == "wacz":
                 _write_wacz(rows, archive_root, staging / data_name, manifest)
+            elif fmt == "parquet" and _columnar(
+                index, archive_root, ids, staging / data_name, json_schema, tally
+            ):
+                # Written from the crawl's Parquet twins, no row decoded: progress comes once, at the end.
+                if progress is not None:
+                    progress(tally.count, len(ids))
             else:
                 writer = open_writer(fmt, staging / data_name, json_schema)
                 for row in rows:
@@ -188,6 +194,29 @@ def export_selection(
             shutil.rmtree(staging, ignore_errors=True)
             raise
     return ExportResult(out=out, format=fmt, count=tally.count, files=files, manifest=manifest)
+
+
+def _columnar(
+    index: ArticleIndex,
+    root: ArchiveRoot,
+    ids: list[int],
+    path: Path,
+    json_schema: dict[str, Any],
+    tally: _Tally,
+) -> bool:
+    """Write a Parquet export from the twins (archive.parquet_export); False when the row path must."""
+    from archive.parquet_export import write_columnar
+
+    counts = write_columnar(index, root, ids, path, json_schema)
+    if counts is None:
+        return False
+    tally.count, tally.outlets, tally.topics = counts.count, counts.outlets, counts.topics
+    tally.schema_versions, tally.first_day, tally.last_day = (
+        counts.schema_versions,
+        counts.first_day,
+        counts.last_day,
+    )
+    return True
 
 
 def _version_key(version: str) -> tuple[int, ...]:

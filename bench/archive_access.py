@@ -246,7 +246,7 @@ def render(r: dict[str, Any], quick: bool) -> str:
         "",
         f"Synthetic archive: {r['articles']:,} articles from {r['templates']} demo articles (payloads as "
         f"captured, own URLs, titles, texts and dates over {DAYS} days), written through WarcWriter "
-        f"(request + response + metadata records, CDXJ) and JsonlPartitionWriter, one run per month: "
+        f"(request + response + metadata records, CDXJ) and JsonlPartitionWriter with its Parquet twins, one run per month: "
         f"{r['archive_mib']:,.0f} MiB{built}. Article index ({index_how}, FTS5 trigram): "
         f"{r['index']['index_s']:.0f} s, {r['index']['index_mib']:,.0f} MiB.",
         "",
@@ -278,8 +278,8 @@ def render(r: dict[str, Any], quick: bool) -> str:
     lines += [
         "",
         "Each step runs in a fresh child process; peak RSS is its ru_maxrss (Python, the libraries and "
-        "the SQLite page cache included). Export times include the selection query, reading the rows from "
-        "the index, writing the data file, the README, the schema copy, sha256 of every file and fsync. "
+        "the SQLite page cache included). Export times include the selection query, reading the rows (from "
+        "the index; Parquet: from the crawl's Parquet twins), writing the data file, the README, the schema copy, sha256 of every file and fsync. "
         "`filtered` = outlet + one month; `short, month` = a two-character term (below the trigram "
         "length: a substring scan) under a one-month filter.",
         "<!-- /archive_access -->",

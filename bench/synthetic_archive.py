@@ -7,7 +7,8 @@ led by a synthetic name that makes rare search terms), published time and WARC p
 Records go through archive.warc_writer.WarcWriter (request + response + metadata records, CDXJ index),
 rows through archive.jsonl.JsonlPartitionWriter (gzip JSON lines by outlet and day), and each run gets a
 manifest: one run per month of publication, as a monthly crawl would (it also bounds the partition
-files open at once). No Parquet twins: nothing measured reads them.
+files open at once). Each article file gets its Parquet twin from the same writer a crawl uses
+(archive.parquet_out.ParquetTwins): the Parquet export reads them.
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ def build_archive(
     and a sample of the rare names (for searches)."""
     from archive.exchange import HttpExchange
     from archive.jsonl import JsonlPartitionWriter
+    from archive.parquet_out import PARQUET_KIND, ParquetTwins
+    from archive.paths import parquet_twin
     from archive.run import install_schema, software_versions, write_manifest
     from archive.warc_writer import WarcWriter
     from core.items import SCHEMA_VERSION
-    from core.schema import schema_text
+    from core.schema import article_schema, schema_text
 
     rng = random.Random(seed)
     paragraphs = sorted({p for row, _ in sources for p in row["text"].split("\n\n") if len(p) > 20})
@@ -109,7 +112,7 @@ def build_archive(
         month = (FIRST_DAY + timedelta(days=i * DAYS // n)).replace(day=1)
         started = datetime(month.year, month.month, month.day, 1, tzinfo=UTC)
         run_id = f"{started:%Y%m%dT%H%M%SZ}-{rng.randrange(1 << 24):06x}"
-        rows = JsonlPartitionWriter(root, run_id)
+        rows = JsonlPartitionWriter(root, run_id, twin=ParquetTwins(article_schema()))
         first = i
         with WarcWriter(root) as warcs:
             while i < n and (FIRST_DAY + timedelta(days=i * DAYS // n)).replace(day=1) == month:
@@ -143,7 +146,9 @@ def build_archive(
                 rows.write(row)
                 i += 1
         files = [(p.relative_to(root).as_posix(), "warc") for p in warcs.closed_files]
-        files += [(p, "articles") for p in rows.close()]
+        closed = rows.close()
+        files += [(p, "articles") for p in closed]
+        files += [(parquet_twin(p), PARQUET_KIND) for p in closed]
         files.append((schema_rel, "schema"))
         write_manifest(
             root,
