@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from crawler.cli import main
 from crawler.simulator import Simulator
@@ -148,18 +149,32 @@ def test_three_workers_share_one_frontier(s3: S3Env, redis_db: str, tmp_path: Pa
 def test_killed_worker_loses_nothing(redis_db: str, tmp_path: Path) -> None:
     """Local roots here (one per worker, as on separate machines): what is tested is the frontier."""
     roots = [tmp_path / f"root{i}" for i in range(3)]
+    client = redis.Redis.from_url(redis_db)
+
+    def leased() -> int:
+        return sum(int(client.zcard(key)) for key in client.keys("*:requests:pending"))
+
     with Simulator() as sim:
         seed(redis_db)
         lease = ("--lease", "3")
-        workers = [start_worker(sim, redis_db, str(root), root, *lease) for root in roots]
+        first = start_worker(sim, redis_db, str(roots[0]), roots[0], *lease)
         deadline = time.monotonic() + 60
-        while sum(1 for r in sim.requests if ARTICLE.match(r["path"])) < 5:
-            assert time.monotonic() < deadline, "no article fetched"
-            time.sleep(0.05)
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait()
-        logs = "".join(finish(w) for w in workers[1:])
-        assert "Re-queued" in logs  # the dead worker's leased requests were taken over
+        # Freeze the first worker while it holds leases (a frozen process releases nothing), then kill it:
+        # the requests it had taken are certainly in flight when it dies.
+        while True:
+            assert time.monotonic() < deadline, "the first worker never held a lease mid-crawl"
+            if sum(1 for r in sim.requests if ARTICLE.match(r["path"])) >= 3 and leased():
+                first.send_signal(signal.SIGSTOP)
+                if leased():
+                    break
+                first.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        held = leased()
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        workers = [start_worker(sim, redis_db, str(root), root, *lease) for root in roots[1:]]
+        logs = "".join(finish(w) for w in workers)
+        assert held > 0 and "Re-queued" in logs  # the dead worker's leased requests were taken over
         wanted = in_window_paths(sim)
         assert {r["path"] for r in sim.requests if ARTICLE.match(r["path"])} >= wanted
 
