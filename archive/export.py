@@ -21,17 +21,17 @@ import hashlib
 import json
 import os
 import shutil
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from archive.article_index import ArticleIndex, accepted_topics, open_index
+from archive.article_index import ArticleIndex, open_index
+from archive.export_counts import ExportCounts
 from archive.export_formats import ROW_FORMATS, open_writer
 from archive.export_readme import readme_text
-from archive.paths import fsync_dir, jst_date, rename_no_replace
+from archive.paths import fsync_dir, rename_no_replace
 from archive.root_access import ArchiveRoot, open_root
 from archive.selection import Selection
 from archive.storage import Store
@@ -65,28 +65,8 @@ class ExportResult:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class _Tally:
-    count: int = 0
-    outlets: Counter[str] = field(default_factory=Counter)
-    topics: Counter[str] = field(default_factory=Counter)
-    schema_versions: set[str] = field(default_factory=set)
-    first_day: str | None = None
-    last_day: str | None = None
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.count += 1
-        self.outlets[str(row.get("outlet"))] += 1
-        self.topics.update(accepted_topics(row))
-        self.schema_versions.add(str(row.get("schema_version")))
-        day = jst_date(row.get("published_at"))
-        if day != "unknown":
-            self.first_day = min(self.first_day or day, day)
-            self.last_day = max(self.last_day or day, day)
-
-
 def _tallied(
-    rows: Iterator[dict[str, Any]], tally: _Tally, total: int, progress: Progress | None
+    rows: Iterator[dict[str, Any]], tally: ExportCounts, total: int, progress: Progress | None
 ) -> Iterator[dict[str, Any]]:
     for row in rows:
         tally.add(row)
@@ -148,17 +128,18 @@ def export_selection(
             "schema_version": SCHEMA_VERSION,
             "runs": index.run_ids(ids),
         }
-        tally = _Tally()
+        tally = ExportCounts()
         staging.mkdir(parents=True)
         try:
             rows = _tallied(index.rows(ids), tally, len(ids), progress)
             data_name = "articles.wacz" if fmt == "wacz" else ROW_FORMATS[fmt]
             if fmt == "wacz":
                 _write_wacz(rows, archive_root, staging / data_name, manifest)
-            elif fmt == "parquet" and _columnar(
-                index, archive_root, ids, staging / data_name, json_schema, tally
+            elif fmt == "parquet" and (
+                columnar := _columnar(index, archive_root, ids, staging / data_name, json_schema)
             ):
                 # Written from the crawl's Parquet twins, no row decoded: progress comes once, at the end.
+                tally = columnar
                 if progress is not None:
                     progress(tally.count, len(ids))
             else:
@@ -167,13 +148,7 @@ def export_selection(
                     writer.write(row)
                 writer.close()
             schema_names = _write_schemas(archive_root, staging, sorted(tally.schema_versions), json_schema)
-            manifest["counts"] = {
-                "articles": tally.count,
-                "by_outlet": dict(sorted(tally.outlets.items())),
-                "by_topic": dict(sorted(tally.topics.items())),
-                "first_day": tally.first_day,
-                "last_day": tally.last_day,
-            }
+            manifest["counts"] = tally.manifest_counts()
             versions = sorted(tally.schema_versions, key=_version_key)
             manifest["schema_version"] = versions[-1] if versions else SCHEMA_VERSION
             manifest["row_schema_versions"] = versions
@@ -202,21 +177,12 @@ def _columnar(
     ids: list[int],
     path: Path,
     json_schema: dict[str, Any],
-    tally: _Tally,
-) -> bool:
-    """Write a Parquet export from the twins (archive.parquet_export); False when the row path must."""
+) -> ExportCounts | None:
+    """Write a Parquet export from the twins (archive.parquet_export): its counts, or None when the row
+    path must."""
     from archive.parquet_export import write_columnar
 
-    counts = write_columnar(index, root, ids, path, json_schema)
-    if counts is None:
-        return False
-    tally.count, tally.outlets, tally.topics = counts.count, counts.outlets, counts.topics
-    tally.schema_versions, tally.first_day, tally.last_day = (
-        counts.schema_versions,
-        counts.first_day,
-        counts.last_day,
-    )
-    return True
+    return write_columnar(index, root, ids, path, json_schema)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -15,10 +15,8 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from archive.article_index import ArticleIndex
+from archive.export_counts import ExportCounts
 from archive.export_formats import ROW_GROUP
 from archive.parquet_out import COMPRESSION, arrow_schema
 from archive.paths import parquet_twin
@@ -34,18 +33,6 @@ from archive.root_access import ArchiveRoot
 _BATCH = 500
 _READERS = 4
 _CHUNK = 20_000  # selected rows taken and written at a time
-
-
-@dataclass
-class ColumnarCounts:
-    """What the manifest counts, computed from index columns and the table instead of row by row."""
-
-    count: int = 0
-    outlets: Counter[str] = field(default_factory=Counter)
-    topics: Counter[str] = field(default_factory=Counter)
-    schema_versions: set[str] = field(default_factory=set)
-    first_day: str | None = None
-    last_day: str | None = None
 
 
 def _locations(index: ArticleIndex, ids: list[int]) -> dict[int, tuple[str, int, str, str, str]]:
@@ -95,7 +82,7 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
 
 def write_columnar(
     index: ArticleIndex, root: ArchiveRoot, ids: list[int], path: Path, json_schema: Mapping[str, Any]
-) -> ColumnarCounts | None:
+) -> ExportCounts | None:
     """Write the rows of `ids` (in that order) to `path` from the Parquet twins; the manifest's counts, or
     None (nothing left at `path`) when the twins cannot give exactly what the row path would."""
     schema = arrow_schema(json_schema)
@@ -155,8 +142,8 @@ def _chunk_table(
 
 def _counts(
     index: ArticleIndex, ids: list[int], where: dict[int, tuple[str, int, str, str, str]], versions: set[str]
-) -> ColumnarCounts:
-    counts = ColumnarCounts(count=len(ids))
+) -> ExportCounts:
+    counts = ExportCounts(count=len(ids))
     counts.outlets.update(str(where[doc_id][3]) for doc_id in ids)
     # doc_topics holds each doc's accepted topics (archive.article_index.accepted_topics). One scan of its
     # (topic, doc_id) index: it has none by doc_id, so asking by batches of ids would scan it per batch.
