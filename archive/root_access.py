@@ -27,14 +27,20 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
+def spool_for(url: str) -> Path:
+    """Where runs for an s3:// archive are written before upload (`crawl`'s default `--spool`), and where
+    the readers find its local copies and its catalog: persistent, so a failed upload is retried by the
+    next run and a machine that crawled the archive reads its own copies instead of downloading them."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in url.removeprefix("s3://").strip("/"))
+    return _cache_home() / "newsarchive" / "spool" / name
+
+
 def default_spool(url: str) -> Path:
-    """The local folder of an s3:// archive: the same formula as the crawl's default spool, so a machine
-    that crawled the archive reads its local copies instead of downloading them."""
+    """The readers' local folder of an s3:// archive: NEWSARCHIVE_SPOOL, else `spool_for(url)`."""
     configured = os.environ.get("NEWSARCHIVE_SPOOL")
     if configured:
         return Path(configured)
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in url.removeprefix("s3://").strip("/"))
-    return _cache_home() / "newsarchive" / "spool" / name
+    return spool_for(url)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.disk_full import DISK_FULL_REASON, DiskFullError, reporting_disk_full
+from archive.root_access import spool_for
 from archive.runlock import RunLock
 from archive.storage import Store
 from core.clock import parse_now
@@ -47,14 +48,6 @@ def _clock_override() -> str:
     return value
 
 
-def default_spool(url: str) -> Path:
-    """Where runs for an s3:// archive are written before upload; persistent, so a failed upload is
-    retried by the next run."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in url.removeprefix("s3://").strip("/"))
-    return cache / "newsarchive" / "spool" / name
-
-
 def user_agent(contact: str) -> str:
     base = f"newsarchive/{__version__} (research news archiver; respects robots.txt"
     return f"{base}; contact: {contact})" if contact else f"{base})"
@@ -78,7 +71,7 @@ def cmd_crawl(args: argparse.Namespace, *, demo: bool) -> int:
             store = open_store(args.archive)
         except (StoreError, ValueError) as exc:
             raise UsageError(f"--archive {args.archive}: {exc}") from None
-        root = Path(args.spool) if args.spool else default_spool(args.archive)
+        root = Path(args.spool) if args.spool else spool_for(args.archive)
     else:
         root = Path(args.archive)
     try:
