@@ -49,19 +49,13 @@ def serve(articles: int) -> None:
     simulator.stop()
 
 
-def crawl(root: Path, base_urls: dict[str, str], capture: bool) -> dict[str, Any]:
-    """Child: one crawl of both simulated outlets; CPU and wall time of the reactor run only."""
-    import resource
-    import time
-
-    from scrapy.crawler import CrawlerProcess
-
-    # Imported in both arms before the clock starts: a one-off cost, not a per-page one (~0.2 s).
-    import pipelines.warc  # noqa: F401
+def simulator_crawl_settings(root: Path, base_urls: dict[str, str]) -> tuple[Any, Any]:
+    """The plan and the Scrapy settings `crawl` builds for the simulator's demo window, every outlet of
+    `base_urls`, --archive-all, at the demo's local pace: what every crawl arm of the benchmarks starts
+    from."""
     from crawler.cli import user_agent
     from crawler.run import CrawlPlan, build_settings
     from crawler.simulator import DEMO_SINCE, DEMO_UNTIL
-    from spiders.registry import OUTLETS
 
     plan = CrawlPlan(
         root=root,
@@ -77,6 +71,21 @@ def crawl(root: Path, base_urls: dict[str, str], capture: bool) -> dict[str, Any
         local_only=True,
     )
     settings = build_settings(plan, f"bench-{os.getpid()}")
+    return plan, settings
+
+
+def crawl(root: Path, base_urls: dict[str, str], capture: bool) -> dict[str, Any]:
+    """Child: one crawl of both simulated outlets; CPU and wall time of the reactor run only."""
+    import resource
+    import time
+
+    from scrapy.crawler import CrawlerProcess
+
+    # Imported in both arms before the clock starts: a one-off cost, not a per-page one (~0.2 s).
+    import pipelines.warc  # noqa: F401
+    from spiders.registry import OUTLETS
+
+    plan, settings = simulator_crawl_settings(root, base_urls)
     middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     if not capture:
         middlewares[CAPTURE_MW] = None

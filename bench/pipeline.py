@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.capture import simulator_process
+from bench.capture import simulator_crawl_settings, simulator_process
 from bench.report import REPO, machine, write_section
 
 NAIVE_MW = "bench.naive_stack.NaiveWarcMiddleware"
@@ -43,25 +41,9 @@ def crawl(root: Path, base_urls: dict[str, str], arm: str, workers: int) -> dict
     from scrapy.crawler import CrawlerProcess
 
     from bench.rss import PeakRss
-    from crawler.cli import user_agent
-    from crawler.run import CrawlPlan, build_settings
-    from crawler.simulator import DEMO_SINCE, DEMO_UNTIL
     from spiders.registry import OUTLETS
 
-    plan = CrawlPlan(
-        root=root,
-        outlets=list(base_urls),
-        topics=[],
-        archive_all=True,
-        since=datetime.fromisoformat(DEMO_SINCE),
-        until=datetime.fromisoformat(DEMO_UNTIL),
-        max_articles=None,
-        base_urls=base_urls,
-        user_agent=user_agent("bench@localhost"),
-        contact="bench@localhost",
-        local_only=True,
-    )
-    settings = build_settings(plan, f"bench-{os.getpid()}")
+    plan, settings = simulator_crawl_settings(root, base_urls)
     middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     # The CLI's default topic: every article is kept (--archive-all) but still judged, as in a real run.
     overrides: dict[str, Any] = {
@@ -77,7 +59,7 @@ def crawl(root: Path, base_urls: dict[str, str], arm: str, workers: int) -> dict
         overrides["ITEM_PIPELINES"] = {NAIVE_PIPELINE: 100}
     overrides["DOWNLOADER_MIDDLEWARES"] = middlewares
     settings.setdict(overrides, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=False)
+    process = CrawlerProcess(settings)  # LOG_INSTALL_ROOT_HANDLER is off in build_settings
     crawlers = []
     for outlet in plan.outlets:
         crawler = process.create_crawler(OUTLETS[outlet])
