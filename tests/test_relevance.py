@@ -7,6 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 
@@ -279,3 +281,44 @@ def test_real_pages_are_off_topic(matcher: TopicMatcher) -> None:
         result = matcher.judge(extracted.title, extracted.text)
         assert not result.accepted, (url, result)
         assert "北朝鮮兵" not in result.matched
+
+
+# Pieces that make terms, near-terms and the boundaries around them: katakana compounds (今朝ロシア),
+# the 露 words that are not Russia (披露), ASCII plurals and word edges.
+_PIECES = [
+    "ロシア",
+    "朝",
+    "ロ",
+    "露",
+    "披露",
+    "北朝鮮",
+    "軍事",
+    "協力",
+    "missile",
+    "s",
+    "es",
+    "x",
+    " ",
+    "今朝",
+]
+
+
+@given(
+    st.lists(
+        st.sampled_from(_PIECES + ["軍事協力", "ロ朝", "朝ロ", "north korea", "ammunition"]), max_size=30
+    )
+)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_term_scan_matches_what_the_regex_finds(matcher: TopicMatcher, pieces: list[str]) -> None:
+    """The scan that tries the regex only where a term begins finds exactly the matches finditer does."""
+    text = fold("".join(pieces))
+    fast = [(m.start(), m.end(), m.lastgroup) for m in matcher._matches(text)]
+    assert fast == [(m.start(), m.end(), m.lastgroup) for m in matcher._regex.finditer(text)]
+
+
+def test_term_scan_on_the_seed_article(matcher: TopicMatcher) -> None:
+    title, text = seed_title_and_text()
+    folded = fold(title + "\n" + text)
+    fast = [(m.start(), m.lastgroup) for m in matcher._matches(folded)]
+    assert len(fast) > 10
+    assert fast == [(m.start(), m.lastgroup) for m in matcher._regex.finditer(folded)]
