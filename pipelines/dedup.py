@@ -35,7 +35,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,11 @@ class Sketch:
 
     values: tuple[int, ...]  # sorted ascending
     size: int
+    # The same values as a set, made once: an index compares each new sketch with dozens of others.
+    members: frozenset[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "members", frozenset(self.values))
 
     @classmethod
     def of(cls, text: str, k: int = SKETCH_SIZE) -> Sketch:
@@ -99,11 +104,19 @@ class Sketch:
 
     def jaccard(self, other: Sketch, k: int = SKETCH_SIZE) -> float:
         """Estimated |A∩B| / |A∪B|: the share of the union's k smallest hashes found in both sketches."""
-        mine, theirs = set(self.values), set(other.values)
-        union = sorted(mine | theirs)[:k]
-        if not union:
-            return 0.0
-        return sum(1 for v in union if v in mine and v in theirs) / len(union)
+        both = self.members & other.members
+        union = len(self.values) + len(other.values) - len(both)
+        if union <= k:
+            return len(both) / union if union else 0.0
+        # Both tuples are sorted, so sorting their concatenation is one merge; a shared value comes twice.
+        smallest = list(dict.fromkeys(sorted(self.values + other.values)))[:k]
+        return len(both.intersection(smallest)) / k
+
+    def jaccard_bound(self, other: Sketch, shared: int, k: int = SKETCH_SIZE) -> float:
+        """An upper bound of `jaccard(other)` from the number of values the two sketches share, without
+        comparing them: at best every shared value is among the union's k smallest."""
+        union = len(self.values) + len(other.values) - shared
+        return min(1.0, shared / min(k, union)) if union else 0.0
 
     def containment(self, other: Sketch, jaccard: float) -> float:
         """Estimated |A∩B| / min(|A|, |B|), from the Jaccard estimate and the two set sizes."""
@@ -254,6 +267,14 @@ class StoryClusterIndex:
             if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
                 continue
             if other.size < self.min_near_shingles:
+                continue
+            # Most candidates share a stock sentence or two: the bound rules them out without a comparison
+            # (containment grows with the Jaccard estimate, so its bound follows from the same one).
+            bound = sketch.jaccard_bound(other, count)
+            if bound < self.jaccard_threshold and (
+                min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES
+                or sketch.containment(other, bound) < self.containment_threshold
+            ):
                 continue
             jaccard = sketch.jaccard(other)
             containment = sketch.containment(other, jaccard)
