@@ -200,15 +200,16 @@ class JsonlPartitionWriter:
         self._open: dict[tuple[str, str], _Partition] = {}
         self._lock = threading.Lock()
 
-    def write(self, row: Mapping[str, Any]) -> str:
+    def write(self, row: Mapping[str, Any], line: bytes | None = None) -> str:
         """Append a row to its partition (row["outlet"], JST day of row["published_at"]).
-        Returns the relative path the file will have once closed."""
+        Returns the relative path the file will have once closed. `line`: `encode_line(row)` when the
+        caller has it already (the store encodes each row once for the WARC and the file)."""
         if self.schema is not None and (problems := errors(row, self.schema)):
             raise InvalidRowError(
                 f"row for {row.get('url', '?')} breaks the schema: {'; '.join(problems[:5])}"
             )
         key = (str(row["outlet"]), jst_date(row.get("published_at")))
-        line = encode_line(row)
+        line = encode_line(row) if line is None else line
         with self._lock:
             if key not in self._open:
                 self._open[key] = self._create(*key)

@@ -8,7 +8,7 @@ archive library can all speak it.  `Article.to_json()` is the JSON contract down
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Literal
 
 SCHEMA_VERSION = "1.1.0"  # 1.1.0: version, previous_version_id, changes (revisits)
@@ -145,7 +145,21 @@ class Article:
     schema_version: str = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _plain(self)
         # Field order in the JSON line: identity first, then content, then provenance.
         order = ["schema_version", "url", "outlet", "title", "published_at"]
         return {**{k: data[k] for k in order}, **{k: v for k, v in data.items() if k not in order}}
+
+
+def _plain(value: Any) -> Any:
+    """dataclasses.asdict without its deepcopy of every leaf, which cost ~0.3 ms per article row: the
+    leaves of a row are str, int, float, bool or None, which a copy would return unchanged anyway."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value

@@ -9,7 +9,6 @@ of rows salvaged after a crash in the same step.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Self
 
@@ -17,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
-from archive.jsonl import JsonlPartitionWriter
+from archive.jsonl import JsonlPartitionWriter, encode_line
 from archive.parquet_out import ParquetTwins
 from archive.run import RunLedger
 from core.items import Article
@@ -60,12 +59,13 @@ class ArticleStorePipeline:
         if not isinstance(item, Article):
             return item
         row = item.to_json()
+        line = encode_line(row)
         capture = self.capture
         if capture is not None:
-            # Written first: a row in the JSONL then always has its metadata record in a WARC.
-            payload = json.dumps(row, ensure_ascii=False).encode("utf-8")
-            capture.write_article(item, payload)
-        self.writer.write(row)
+            # Written first: a row in the JSONL then always has its metadata record in a WARC. The record
+            # holds the row's JSON exactly as the line does, without the newline.
+            capture.write_article(item, line[:-1])
+        self.writer.write(row, line)
         if self.stats is not None:
             self.stats.inc_value("newsarchive/articles/kept")
             self.stats.inc_value(f"newsarchive/articles/kept/{item.outlet}")

@@ -134,3 +134,24 @@ def test_every_row_the_store_pipeline_writes_is_valid(tmp_path: Path, subprocess
     assert len(rows) >= 10
     for row in rows:
         assert errors(row, schema) == [], row["url"]
+
+
+def test_row_is_what_asdict_gives_in_the_documented_field_order() -> None:
+    """to_json skips asdict's deepcopy (speed): same values, nested dataclasses as dicts, same order."""
+    from dataclasses import asdict, replace
+
+    from archive.exchange import RecordLocation
+
+    loc = RecordLocation("f.warc.gz", "warc/f.warc.gz", 10, 20, "<urn:uuid:x>", "sha1:A", "http://h/", "2025")
+    article = replace(
+        make_article(1, loc, "20261128T000000Z-abcdef", "jiji"),
+        version=2,
+        changes={"title": {"before": "a", "after": "b"}, "text": {"added": ["x"], "removed": []}},
+    )
+    row = article.to_json()
+    expected = asdict(article)
+    assert row == expected
+    assert list(row)[:5] == ["schema_version", "url", "outlet", "title", "published_at"]
+    assert set(row) == set(expected)
+    assert row["topics"][0] == {**expected["topics"][0]} and isinstance(row["warc"], dict)
+    assert row["changes"] is not article.changes  # a copy: changing the row leaves the article alone
