@@ -31,7 +31,7 @@ canonical URL already). An origin shared by several outlets names no outlet, so 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -153,7 +153,11 @@ class Catalog:
 
     def archived(self, url: str) -> bool:
         """Whether the archive already holds this page (see the module docstring for the rule)."""
-        uris = sorted({url, warc_target_uri(url)})
+        return self.archived_any([url])
+
+    def archived_any(self, urls: Iterable[str]) -> bool:
+        """Whether the archive holds the page under any of `urls` (one set of queries for them all)."""
+        uris = sorted({u for url in urls for u in (url, warc_target_uri(url))})
         marks = ",".join("?" * len(uris))
         queries = [
             (

@@ -148,9 +148,9 @@ class IncrementalSkip:
         candidate = request.meta.get("candidate")
         if not self.enabled or candidate is None or request.meta.get("newsarchive_followup"):
             return  # revisits, retries and catch-ups were chosen from the catalog (pipelines.revisits)
-        if any(
-            self.catalog.archived(url) for url in self.urls_of(request, candidate.url)
-        ) or self.archived_path(candidate.url):
+        if self.catalog.archived_any(self.urls_of(request, candidate.url)) or self.archived_path(
+            candidate.url
+        ):
             if self.stats is not None:
                 self.stats.inc_value(STAT_SKIPPED)
             if self.crawler is not None:
