@@ -305,7 +305,7 @@ _PIECES = [
 
 @given(
     st.lists(
-        st.sampled_from(_PIECES + ["軍事協力", "ロ朝", "朝ロ", "north korea", "ammunition"]), max_size=30
+        st.sampled_from([*_PIECES, "軍事協力", "ロ朝", "朝ロ", "north korea", "ammunition"]), max_size=30
     )
 )
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
