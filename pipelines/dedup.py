@@ -379,8 +379,13 @@ class StoryClusterPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
-        # Sketching (and loading a day of earlier articles) is CPU and disk work: not on the reactor.
-        item.story_cluster_id = await asyncio.to_thread(self.cluster_of, item)
+        if self._seeding_needed(item.published_at):
+            # Loading the earlier articles of nearby days reads the disk: not on the reactor.
+            item.story_cluster_id = await asyncio.to_thread(self.cluster_of, item)
+        else:
+            # Sketching is pure Python under the GIL: a thread would not run it alongside the reactor,
+            # and the hand-off cost more than it freed (measured in bench/pipeline.py).
+            item.story_cluster_id = self.cluster_of(item)
         return item
 
     def cluster_of(self, article: Article) -> str:
@@ -394,14 +399,23 @@ class StoryClusterPipeline:
             self._count("newsarchive/story_clusters/copies")
         return cluster
 
-    def _ensure_seeded(self, published_at: str | None) -> None:
+    def _seed_days(self, published_at: str | None) -> list[str]:
+        """The days whose archived articles a body published at `published_at` is compared with."""
         if self.root is None or not published_at:
-            return
+            return []
         try:
             day = date.fromisoformat(published_at[:10])
         except ValueError:
+            return []
+        return [(day + timedelta(days=d)).isoformat() for d in range(-self.seed_days, self.seed_days + 1)]
+
+    def _seeding_needed(self, published_at: str | None) -> bool:
+        return any(d not in self._loaded_days for d in self._seed_days(published_at))
+
+    def _ensure_seeded(self, published_at: str | None) -> None:
+        wanted = self._seed_days(published_at)
+        if not wanted:
             return
-        wanted = [(day + timedelta(days=d)).isoformat() for d in range(-self.seed_days, self.seed_days + 1)]
         with self._load_lock:
             missing = [d for d in wanted if d not in self._loaded_days]
             if not missing:
