@@ -20,6 +20,7 @@ from archive.jsonl import iter_row_files, read_rows
 from archive.readback import read_record
 from archive.warc_repair import iter_gzip_members
 from crawler.simulator import Simulator
+from tests.verify_cli import assert_verifies
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -103,14 +104,7 @@ def test_killed_crawl_resumes_without_refetching_kept_articles(
         assert all(acc["pending"] == 0 for acc in accounting.values())
 
     assert not list(root.rglob("*.open")), "a .open file was left behind"
-    verify = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", str(root)],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert_verifies(root, subprocess_env)
 
     # The second run fetched exactly the in-window articles that were not archived after the kill.
     expected = {key for key, a in by_path.items() if a.url not in kept_by_run1}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler.simulator import Simulator
+from tests.verify_cli import assert_verifies
 
 pytestmark = pytest.mark.e2e
 
@@ -73,14 +74,7 @@ def test_repeat_crawl_skips_archived_articles(tmp_path: Path, subprocess_env: di
         _, third = crawl(sim, root, subprocess_env, "--refetch", "--max-articles", "2")
         assert len([r for r in third if ARTICLE.match(r["path"])]) == 2
 
-    verify = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", str(root)],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert_verifies(root, subprocess_env)
 
 
 def test_crawl_through_another_origin_skips_archived_articles(

@@ -18,6 +18,7 @@ import pytest
 from archive.catalog import Catalog
 from crawler.simulator import Simulator
 from crawler.simulator.changes import CORRECTION, add_articles, delete_article, edit_article
+from tests.verify_cli import assert_verifies
 
 pytestmark = pytest.mark.e2e
 
@@ -140,11 +141,4 @@ def test_incremental_runs_revisits_versions_and_tombstones(
         gone = catalog.url_state(added[1].url)
         assert gone is not None and gone.state == "gone" and gone.status == 410 and gone.gone_at
         assert catalog.url_state(edited.url).versions == 2  # type: ignore[union-attr]
-    verify = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", str(root)],
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert_verifies(root, subprocess_env)

@@ -17,6 +17,7 @@ import pytest
 
 from archive.jsonl import iter_row_files, read_rows
 from crawler.simulator import Simulator
+from tests.verify_cli import verify
 
 pytestmark = pytest.mark.e2e
 
@@ -52,16 +53,6 @@ def start_and_signal(
         proc.send_signal(signum)
         time.sleep(0.01)
     return proc, time.monotonic()
-
-
-def verify(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "verify", str(root)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def manifests(root: Path) -> list[dict]:
