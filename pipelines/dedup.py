@@ -414,7 +414,7 @@ class StoryClusterPipeline:
 
     def _ensure_seeded(self, published_at: str | None) -> None:
         wanted = self._seed_days(published_at)
-        if not wanted:
+        if not wanted or self.root is None:
             return
         with self._load_lock:
             missing = [d for d in wanted if d not in self._loaded_days]
