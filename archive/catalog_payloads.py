@@ -40,12 +40,17 @@ class CatalogPayloads:
         self.conn = conn
 
     @classmethod
-    def open(cls, root: Path, store: Store | None = None) -> tuple[CatalogPayloads, int]:
+    def open(
+        cls, root: Path, store: Store | None = None, *, refresh: bool = True
+    ) -> tuple[CatalogPayloads, int]:
         """Refresh the catalog of `root` (and `store`) and open it for lookups; also return how many
-        files the refresh ingested (all of them the first time, or after a schema change)."""
+        files the refresh ingested (all of them the first time, or after a schema change). `refresh`
+        False: the caller has just refreshed it (a crawl shares one refresh, pipelines.crawl_catalog)."""
         root = Path(root)
-        with Catalog.open(root, store) as catalog:
-            ingested = catalog.refresh()
+        ingested = 0
+        if refresh:
+            with Catalog.open(root, store) as catalog:
+                ingested = catalog.refresh()
         # Its own connection: Catalog's is bound to the thread that opened it, and the WARC writer
         # may ask from another one.
         conn = sqlite3.connect(root / CATALOG_NAME, timeout=30, check_same_thread=False)

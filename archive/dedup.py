@@ -38,10 +38,11 @@ class PayloadIndex:
         """How many payloads are known in memory (the catalog's are not counted: that would scan it)."""
         return len(self._by_digest)
 
-    def use_catalog(self, root: Path, store: Store | None = None) -> int:
+    def use_catalog(self, root: Path, store: Store | None = None, *, refresh: bool = True) -> int:
         """Answer for earlier runs from the catalog of `root` (and `store`, for an s3:// root whose
-        spool is `root`), refreshed now; return how many files the refresh ingested."""
-        earlier, ingested = CatalogPayloads.open(root, store)
+        spool is `root`), refreshed now unless `refresh` is False (the caller just did); return how many
+        files the refresh ingested."""
+        earlier, ingested = CatalogPayloads.open(root, store, refresh=refresh)
         with self._lock:
             if self._earlier is not None:
                 self._earlier.close()

@@ -50,6 +50,7 @@ from archive.stores import open_store
 from core.baseurls import parse_base_urls, rebase_url
 from core.clock import now as clock_now
 from core.url_outcomes import url_event
+from pipelines.crawl_catalog import SharedCatalog, catalog_of
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class IncrementalSkip:
         self.stats = stats
         self.base_urls = dict(base_urls or {})
         self.crawler = crawler
-        self._catalog: Catalog | None = None
+        self._catalog: SharedCatalog | None = None  # the crawler's, at first use (pipelines.crawl_catalog)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -139,10 +140,8 @@ class IncrementalSkip:
     @property
     def catalog(self) -> Catalog:
         if self._catalog is None:
-            self._catalog = Catalog.open(self.root, self.store)
-            ingested = self._catalog.refresh()
-            logger.info("Catalog of %s: %d new file(s) ingested", self.root, ingested)
-        return self._catalog
+            self._catalog = catalog_of(self.crawler, self.root, self.store)
+        return self._catalog.get()
 
     def request_scheduled(self, request: Request) -> None:
         candidate = request.meta.get("candidate")
@@ -204,4 +203,3 @@ class IncrementalSkip:
     def spider_closed(self) -> None:
         if self._catalog is not None:
             self._catalog.close()
-            self._catalog = None

@@ -39,6 +39,7 @@ from core.clock import now as clock_now
 from core.items import Article, Candidate
 from core.textdiff import summarize_change
 from core.url_outcomes import url_event
+from pipelines.crawl_catalog import SharedCatalog, catalog_of
 from pipelines.drops import Unchanged
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class CatalogFollowUps:
         self.revisit_hours = revisit_hours
         self.max_attempts = max_attempts
         self.now = now
-        self._catalog: Catalog | None = None
+        self._catalog: SharedCatalog | None = None  # the crawler's, at first use (pipelines.crawl_catalog)
         self._scheduled = False
         self.revisits: dict[str, Previous] = {}  # canonical URL -> the version being revisited
 
@@ -101,9 +102,8 @@ class CatalogFollowUps:
     def catalog(self) -> Catalog:
         if self._catalog is None:
             store = open_store(self.store_url) if self.store_url else None
-            self._catalog = Catalog.open(self.root, store)
-            self._catalog.refresh()
-        return self._catalog
+            self._catalog = catalog_of(self.crawler, self.root, store)
+        return self._catalog.get()
 
     # ------------------------------------------------------------------ conditional discovery
     def request_scheduled(self, request: Request) -> None:
@@ -204,4 +204,3 @@ class CatalogFollowUps:
     def spider_closed(self) -> None:
         if self._catalog is not None:
             self._catalog.close()
-            self._catalog = None

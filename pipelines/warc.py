@@ -42,6 +42,7 @@ from archive.stores import open_store
 from archive.warc_records import warc_target_uri
 from archive.warc_writer import WarcWriter
 from core.items import Article, WarcPointer
+from pipelines.crawl_catalog import catalog_of
 from pipelines.disk_full import stop_on_disk_full
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,14 @@ class WarcCaptureMiddleware:
                 self.ledger.add_file(relpath(self.root, path), "cdxj")
         if self.payloads is not None:
             # Looked up on disk, not loaded: start-up does not grow with the archive (archive.dedup).
-            ingested = self.payloads.use_catalog(self.root, self.store)
+            # The crawler's one refresh of the catalog (pipelines.crawl_catalog), done here, after the
+            # repairs above, so the files they indexed are in it.
+            shared = catalog_of(self.crawler, self.root, self.store)
+            shared.get()
+            self.payloads.use_catalog(self.root, self.store, refresh=False)
+            ingested = shared.ingested
+            if self.crawler is None:
+                shared.close()  # not shared with anyone: the payload index has its own connection
             if self.stats is not None:
                 self.stats.set_value("newsarchive/warc/catalog_files_ingested", ingested)
         if self.stats is not None and repaired:
