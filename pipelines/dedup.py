@@ -35,7 +35,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,20 +91,17 @@ class Sketch:
 
     values: tuple[int, ...]  # sorted ascending
     size: int
-    # The same values as a set, made once: an index compares each new sketch with dozens of others.
-    members: frozenset[int] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "members", frozenset(self.values))
 
     @classmethod
     def of(cls, text: str, k: int = SKETCH_SIZE) -> Sketch:
         hashes = shingle_hashes(text)
         return cls(tuple(sorted(hashes)[:k]), len(hashes))
 
-    def jaccard(self, other: Sketch, k: int = SKETCH_SIZE) -> float:
-        """Estimated |A∩B| / |A∪B|: the share of the union's k smallest hashes found in both sketches."""
-        both = self.members & other.members
+    def jaccard(self, other: Sketch, k: int = SKETCH_SIZE, *, mine: frozenset[int] | None = None) -> float:
+        """Estimated |A∩B| / |A∪B|: the share of the union's k smallest hashes found in both sketches.
+        `mine`: frozenset(self.values), when the caller compares this sketch with many."""
+        # No set is kept per sketch: an index holds thousands of them, and one costs ~7 KB.
+        both = (mine if mine is not None else frozenset(self.values)).intersection(other.values)
         union = len(self.values) + len(other.values) - len(both)
         if union <= k:
             return len(both) / union if union else 0.0
@@ -182,7 +179,10 @@ class StoryClusterIndex:
         self.window_days = window_days
         self._by_hash: dict[str, str] = {}  # text_hash -> cluster id
         self._sketches: list[tuple[Sketch, str, int | None]] = []  # (sketch, cluster, day), in order
-        self._postings: dict[int, list[int]] = {}  # sketch value -> indexes into _sketches
+        # JST day number (None: undated) -> sketch value -> indexes into _sketches. By day, so that a
+        # body is compared only with the bodies of its window: the rest were skipped after counting
+        # anyway, and counting them made a long crawl quadratic (bench/pipeline.py, 4x the pages).
+        self._postings: dict[int | None, dict[int, list[int]]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -250,15 +250,26 @@ class StoryClusterIndex:
         self._by_hash[text_hash] = cluster
         index = len(self._sketches)
         self._sketches.append((sketch, cluster, day))
+        postings = self._postings.setdefault(day, {})
         for value in sketch.values:
-            self._postings.setdefault(value, []).append(index)
+            postings.setdefault(value, []).append(index)
+
+    def _postings_near(self, day: int | None) -> list[dict[int, list[int]]]:
+        """The postings of the days a body of `day` may be compared with (undated ones: with all)."""
+        if day is None:
+            return list(self._postings.values())
+        return [p for d, p in self._postings.items() if d is None or abs(d - day) <= self.window_days]
 
     def _best_match(self, sketch: Sketch, day: int | None) -> Match | None:
         if sketch.size < self.min_near_shingles:
             return None
         shared: Counter[int] = Counter()
-        for value in sketch.values:
-            shared.update(self._postings.get(value, ()))
+        for postings in self._postings_near(day):
+            for value in sketch.values:
+                found = postings.get(value)
+                if found:
+                    shared.update(found)
+        mine = frozenset(sketch.values)
         best: tuple[float, int, Match] | None = None
         for index, count in shared.items():
             other, cluster, other_day = self._sketches[index]
@@ -276,7 +287,7 @@ class StoryClusterIndex:
                 or sketch.containment(other, bound) < self.containment_threshold
             ):
                 continue
-            jaccard = sketch.jaccard(other)
+            jaccard = sketch.jaccard(other, mine=mine)
             containment = sketch.containment(other, jaccard)
             if min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES:
                 containment = 0.0
