@@ -61,6 +61,15 @@ TARGETS: tuple[Target, ...] = (
         300,
         "MB",
     ),
+    Target(
+        "#14.5",
+        "peak RSS of a full crawl with 4x the pages",
+        "pipeline",
+        ("growth_peak_rss_mb",),
+        "<=",
+        300,
+        "MB",
+    ),
     Target("#3", "capture CPU per page, on / off", "capture", ("cpu_ratio",), "<=", 1.15, "x"),
     Target("#5", "reextract 2 / 1 workers", "extraction", ("reextract_2_vs_1",), ">=", 1.6, "x"),
     Target(
