@@ -105,21 +105,28 @@ def _is_aws(endpoint: str | None) -> bool:
     return not endpoint or host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
 
 
-def make_client(
-    *,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    path_style: bool | None = None,
-    profile: str | None = None,
-    checksum_when_required: bool | None = None,
-    max_attempts: int = 8,
-    connect_timeout: float = 10,
-    read_timeout: float = 120,
-    max_concurrency: int = 4,
-) -> Any:
-    """A boto3 S3 client. Arguments left as None keep boto3's own resolution (environment, config
-    files). For a non-AWS endpoint, path-style addressing and checksum calculation "when_required"
-    are the defaults (STACK-NOTES: boto3 >= 1.36 sends CRC32 headers some stores reject)."""
+@dataclass(frozen=True)
+class ClientOptions:
+    """How to reach the store. None keeps boto3's own resolution (environment, config files). For a
+    non-AWS endpoint, path-style addressing and checksum calculation "when_required" are the defaults
+    (STACK-NOTES: boto3 >= 1.36 sends CRC32 headers some stores reject)."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    path_style: bool | None = None
+    profile: str | None = None
+    checksum_when_required: bool | None = None
+    max_attempts: int = 8
+    connect_timeout: float = 10
+    read_timeout: float = 120
+    max_concurrency: int = 4  # sizes the connection pool: two connections per concurrent part upload
+
+
+def make_client(options: ClientOptions | None = None) -> Any:
+    """A boto3 S3 client configured by `options` (see ClientOptions)."""
+    o = options or ClientOptions()
+    endpoint_url, region, path_style, profile = o.endpoint_url, o.region, o.path_style, o.profile
+    checksum_when_required = o.checksum_when_required
     session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
     client_kwargs: dict[str, Any] = {}
     if endpoint_url is not None:
@@ -129,10 +136,10 @@ def make_client(
 
     def make(path: bool | None, when_required: bool | None) -> Any:
         config: dict[str, Any] = {
-            "retries": {"max_attempts": max_attempts, "mode": "standard"},
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "max_pool_connections": max(10, max_concurrency * 2),
+            "retries": {"max_attempts": o.max_attempts, "mode": "standard"},
+            "connect_timeout": o.connect_timeout,
+            "read_timeout": o.read_timeout,
+            "max_pool_connections": max(10, o.max_concurrency * 2),
         }
         if path is not None:
             config["s3"] = {"addressing_style": "path" if path else "virtual"}

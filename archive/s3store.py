@@ -11,11 +11,12 @@ s3:// URL.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.s3_client import RetryPolicy, make_client
+from archive.s3_client import ClientOptions, RetryPolicy, make_client
 from archive.s3_upload import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, MIN_PART_SIZE, S3Uploader
 
 
@@ -47,38 +48,16 @@ class S3Store(S3Uploader):
         self._probe_lock = threading.Lock()
 
     @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        path_style: bool | None = None,
-        profile: str | None = None,
-        checksum_when_required: bool | None = None,
-        max_attempts: int = 8,
-        connect_timeout: float = 10,
-        read_timeout: float = 120,
-        **options: Any,
-    ) -> S3Store:
-        """`s3://bucket/prefix`. Arguments left as None keep boto3's own resolution (environment, config
-        files). For a non-AWS endpoint, path-style addressing and checksum calculation "when_required"
-        are the defaults (STACK-NOTES: boto3 >= 1.36 sends CRC32 headers some stores reject)."""
+    def from_url(cls, url: str, client: ClientOptions | None = None, **options: Any) -> S3Store:
+        """`s3://bucket/prefix`, reached as `client` says (archive.s3_client.ClientOptions); `options` are
+        S3Store's own (multipart_threshold, part_size, max_concurrency, retry)."""
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"{url!r}: not an s3://bucket/prefix URL")
-        client = make_client(
-            endpoint_url=endpoint_url,
-            region=region,
-            path_style=path_style,
-            profile=profile,
-            checksum_when_required=checksum_when_required,
-            max_attempts=max_attempts,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            max_concurrency=options.get("max_concurrency", 4),
-        )
-        return cls(client, parts.netloc, parts.path.lstrip("/"), **options)
+        client = client or ClientOptions()
+        if "max_concurrency" in options:  # the connection pool follows the store's concurrency
+            client = replace(client, max_concurrency=options["max_concurrency"])
+        return cls(make_client(client), parts.netloc, parts.path.lstrip("/"), **options)
 
     # -- Store interface (reading: archive.s3_read; put_file: archive.s3_upload) ----------------------
 

@@ -14,7 +14,7 @@ from archive.storage import LocalStore, Store
 
 def open_store(root: str | Path, **s3_options: Any) -> Store:
     """A store for an archive root: `s3://bucket/prefix` or a local folder. S3 options are passed to
-    S3Store.from_url (endpoint_url, region, path_style, profile, checksum_when_required, ...)."""
+    S3Store.from_url (`client`: archive.s3_client.ClientOptions, and the store's own options)."""
     text = str(root)
     if text.startswith("s3://"):
         from archive.s3store import S3Store  # boto3 costs ~0.3 s to import: only when needed

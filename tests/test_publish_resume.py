@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 from archive.publish import pending_runs, publish_pending, publish_run, queue_path
+from archive.s3_client import ClientOptions
 from archive.s3store import S3Store
 from archive.verify import verify_archive
 from tests.s3server import (
@@ -29,10 +30,12 @@ PUBLISH = textwrap.dedent(
     import sys
     from pathlib import Path
     from archive.publish import publish_run
+    from archive.s3_client import ClientOptions
     from archive.s3store import S3Store
 
     staging, run_id, url, endpoint = sys.argv[1:5]
-    store = S3Store.from_url(url, endpoint_url=endpoint, multipart_threshold=5 << 20, part_size=5 << 20)
+    options = ClientOptions(endpoint_url=endpoint)
+    store = S3Store.from_url(url, client=options, multipart_threshold=5 << 20, part_size=5 << 20)
     publish_run(Path(staging), run_id, store)
     print("finished")
     """
@@ -103,7 +106,7 @@ def test_failed_upload_is_retried_by_the_next_run_and_local_copies_deleted_only_
         s3.endpoint,
         rule=lambda seen: "503" if op_name(seen) == "PutObject" and ".jsonl" in seen.path else "pass",
     ) as proxy:
-        store = S3Store.from_url(s3.url(), endpoint_url=proxy.endpoint, max_attempts=2)
+        store = S3Store.from_url(s3.url(), client=ClientOptions(endpoint_url=proxy.endpoint, max_attempts=2))
         store.retry.attempts, store.retry.base_delay = 2, 0.01
         report = publish_run(run.root, run.run_id, store, delete_local=True)
         assert not report.ok and len(report.failed) == 1

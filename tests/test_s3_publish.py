@@ -10,6 +10,7 @@ import pytest
 
 from archive.jsonl import encode_rows, encode_text, read_rows
 from archive.publish import latest_published_run_id, pending_runs, publish_run, queue_path
+from archive.s3_client import ClientOptions
 from archive.s3store import S3Store
 from archive.verify import verify_archive
 from tests.s3server import (
@@ -28,7 +29,7 @@ MIB = 1 << 20
 def test_publish_small_run_in_order_and_verify_on_s3(s3: S3Env, tmp_path: Path) -> None:
     run = build_run(tmp_path / "staging")
     with FaultProxy(s3.endpoint) as proxy:
-        store = S3Store.from_url(s3.url(), endpoint_url=proxy.endpoint)
+        store = S3Store.from_url(s3.url(), client=ClientOptions(endpoint_url=proxy.endpoint))
         seen: list[str] = []
         report = publish_run(run.root, run.run_id, store, progress=seen.append)
         writes = [object_key(r, s3.bucket) for r in proxy.requests() if op_name(r) == "PutObject"]
@@ -70,7 +71,10 @@ def test_multipart_warc_over_the_threshold(s3: S3Env, tmp_path: Path) -> None:
     assert (run.root / warc).stat().st_size > 12 * MIB
     with FaultProxy(s3.endpoint) as proxy:
         store = S3Store.from_url(
-            s3.url(), endpoint_url=proxy.endpoint, multipart_threshold=5 * MIB, part_size=5 * MIB
+            s3.url(),
+            client=ClientOptions(endpoint_url=proxy.endpoint),
+            multipart_threshold=5 * MIB,
+            part_size=5 * MIB,
         )
         report = publish_run(run.root, run.run_id, store)
         ops = [op_name(r) for r in proxy.requests() if object_key(r, s3.bucket) == f"archive/{warc}"]
@@ -104,7 +108,10 @@ def test_failing_store_retries_without_partial_or_duplicate_objects(s3: S3Env, t
 
     with FaultProxy(s3.endpoint, rule=flaky) as proxy:
         store = S3Store.from_url(
-            s3.url(), endpoint_url=proxy.endpoint, multipart_threshold=5 * MIB, part_size=5 * MIB
+            s3.url(),
+            client=ClientOptions(endpoint_url=proxy.endpoint),
+            multipart_threshold=5 * MIB,
+            part_size=5 * MIB,
         )
         store.retry.base_delay = 0.01
         report = publish_run(run.root, run.run_id, store)
@@ -166,7 +173,7 @@ def test_store_ignoring_if_none_match_is_detected_once(
     first = build_run(tmp_path / "a")
     second = build_run(tmp_path / "b")
     with FaultProxy(s3.endpoint, rule=lambda _seen: "strip-if-none-match") as proxy:
-        store = S3Store.from_url(s3.url(), endpoint_url=proxy.endpoint)
+        store = S3Store.from_url(s3.url(), client=ClientOptions(endpoint_url=proxy.endpoint))
         with caplog.at_level(logging.WARNING, logger="archive.s3store"):
             r1 = publish_run(first.root, first.run_id, store)
             r2 = publish_run(second.root, second.run_id, store)
