@@ -269,24 +269,34 @@ class StoryClusterIndex:
                 found = postings.get(value)
                 if found:
                     shared.update(found)
-        mine = frozenset(sketch.values)
-        best: tuple[float, int, Match] | None = None
+        # Each candidate's upper bound first, from the count alone; then the full comparisons, highest
+        # bound first, until no bound left can beat (or tie) the best found. On the simulator, where a
+        # day's bodies are near copies of each other, this skips most comparisons; the result is the same.
+        candidates: list[tuple[float, int]] = []
         for index, count in shared.items():
-            other, cluster, other_day = self._sketches[index]
+            other, _, other_day = self._sketches[index]
             if count < min(_MIN_SHARED, len(sketch.values), len(other.values)):
                 continue
             if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
                 continue
             if other.size < self.min_near_shingles:
                 continue
-            # Most candidates share a stock sentence or two: the bound rules them out without a comparison
-            # (containment grows with the Jaccard estimate, so its bound follows from the same one).
+            # Containment grows with the Jaccard estimate, so its bound follows from the same one.
             bound = sketch.jaccard_bound(other, count)
-            if bound < self.jaccard_threshold and (
-                min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES
-                or sketch.containment(other, bound) < self.containment_threshold
-            ):
+            if min(sketch.size, other.size) >= MIN_CONTAINMENT_SHINGLES:
+                bound = max(bound, sketch.containment(other, bound))
+            elif bound < self.jaccard_threshold:
                 continue
+            if bound < self.jaccard_threshold and bound < self.containment_threshold:
+                continue  # most candidates: they share a stock sentence or two
+            candidates.append((-bound, index))
+        candidates.sort()
+        mine = frozenset(sketch.values)
+        best: tuple[float, int, Match] | None = None
+        for negative_bound, index in candidates:
+            if best is not None and -negative_bound < best[0]:
+                break
+            other, cluster, _ = self._sketches[index]
             jaccard = sketch.jaccard(other, mine=mine)
             containment = sketch.containment(other, jaccard)
             if min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES:

@@ -17,6 +17,7 @@ from archive.jsonl import encode_rows
 from core.items import Article, WarcPointer
 from pipelines.dedup import (
     JACCARD_THRESHOLD,
+    MIN_CONTAINMENT_SHINGLES,
     Signature,
     Sketch,
     StoryClusterIndex,
@@ -256,3 +257,57 @@ def test_jaccard_estimate_and_its_bound(a_values: set[int], b_values: set[int]) 
     a, b = Sketch(tuple(sorted(a_values)), 500), Sketch(tuple(sorted(b_values)), 500)
     assert a.jaccard(b) == _reference_jaccard(a, b)
     assert a.jaccard(b) <= a.jaccard_bound(b, len(a_values & b_values))
+
+
+def _brute_force_match(index: StoryClusterIndex, sketch: Sketch, day: int | None) -> tuple[str, float] | None:
+    """Every indexed sketch compared in full, as the index did before it bounded and ordered them."""
+    best: tuple[float, int, str] | None = None
+    for i, (other, cluster, other_day) in enumerate(index._sketches):
+        if sketch.size < index.min_near_shingles or other.size < index.min_near_shingles:
+            continue
+        if len(set(sketch.values) & set(other.values)) < min(8, len(sketch.values), len(other.values)):
+            continue
+        if day is not None and other_day is not None and abs(day - other_day) > index.window_days:
+            continue
+        jaccard = sketch.jaccard(other)
+        containment = sketch.containment(other, jaccard)
+        if min(sketch.size, other.size) < MIN_CONTAINMENT_SHINGLES:
+            containment = 0.0
+        if jaccard < index.jaccard_threshold and containment < index.containment_threshold:
+            continue
+        key = (max(jaccard, containment), -i)
+        if best is None or key > best[:2]:
+            best = (key[0], key[1], cluster)
+    return (best[2], best[0]) if best else None
+
+
+@st.composite
+def _near_copies(draw: st.DrawFn) -> list[tuple[set[int], int, int | None]]:
+    """Sketches drawn as edits of a few base stories: many pairs above the thresholds, some ties."""
+    # Full sketches (up to 128 values): their unions exceed 128, so the bound is not the estimate itself.
+    bases = draw(st.lists(st.sets(st.integers(0, 600), min_size=100, max_size=128), min_size=1, max_size=3))
+    entries = []
+    for _ in range(draw(st.integers(2, 25))):
+        values = set(draw(st.sampled_from(bases)))
+        values -= set(draw(st.lists(st.sampled_from(sorted(values)), max_size=40)))
+        values |= draw(st.sets(st.integers(0, 600), max_size=40))
+        values = set(sorted(values)[:128])
+        size = draw(st.sampled_from([len(values), 100, 149, 150, 400]))
+        entries.append((values, max(size, len(values)), draw(st.one_of(st.none(), st.integers(0, 8)))))
+    return entries
+
+
+@given(_near_copies())
+@settings(max_examples=150, deadline=None)
+def test_best_match_equals_comparing_every_sketch(entries: list[tuple[set[int], int, int | None]]) -> None:
+    """The index counts, bounds and orders its candidates before comparing: it must find exactly the
+    match a comparison with every indexed sketch finds (values from a small range: many near copies)."""
+    index = StoryClusterIndex()
+    for n, (values, size, day) in enumerate(entries):
+        sketch = Sketch(tuple(sorted(values)), max(size, len(values)))
+        found = index._best_match(sketch, day)
+        expected = _brute_force_match(index, sketch, day)
+        assert (
+            None if found is None else (found.cluster_id, max(found.jaccard, found.containment))
+        ) == expected
+        index._add(f"h{n}", sketch, found.cluster_id if found else f"c{n}", day)
