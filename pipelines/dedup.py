@@ -75,10 +75,14 @@ def normalise_for_shingles(text: str) -> str:
 
 
 def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> set[int]:
-    norm = normalise_for_shingles(text)
+    return _hashes_of_normalised(normalise_for_shingles(text), size)
+
+
+def _hashes_of_normalised(norm: str, size: int = SHINGLE_SIZE) -> set[int]:
     if len(norm) < size:
         return {_h64(norm)} if norm else set()
-    return {_h64(norm[i : i + size]) for i in range(len(norm) - size + 1)}
+    # Each distinct shingle hashed once: a news body repeats many (names, stock phrases).
+    return {_h64(shingle) for shingle in {norm[i : i + size] for i in range(len(norm) - size + 1)}}
 
 
 def _h64(value: str) -> int:
@@ -94,7 +98,11 @@ class Sketch:
 
     @classmethod
     def of(cls, text: str, k: int = SKETCH_SIZE) -> Sketch:
-        hashes = shingle_hashes(text)
+        return cls.of_normalised(normalise_for_shingles(text), k)
+
+    @classmethod
+    def of_normalised(cls, norm: str, k: int = SKETCH_SIZE) -> Sketch:
+        hashes = _hashes_of_normalised(norm)
         return cls(tuple(sorted(hashes)[:k]), len(hashes))
 
     def jaccard(self, other: Sketch, k: int = SKETCH_SIZE, *, mine: frozenset[int] | None = None) -> float:
@@ -133,9 +141,10 @@ class Signature:
 
     @classmethod
     def of(cls, text: str) -> Signature:
-        if len(normalise_for_shingles(text)) < SHINGLE_SIZE:
+        norm = normalise_for_shingles(text)
+        if len(norm) < SHINGLE_SIZE:
             return cls(None)
-        return cls(Sketch.of(text))
+        return cls(Sketch.of_normalised(norm))
 
 
 def _day_number(published_at: str | None) -> int | None:
