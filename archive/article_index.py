@@ -264,12 +264,16 @@ class ArticleIndex:
 
     def select_ids(self, selection: Filters, limit: int | None = None) -> list[int]:
         """Ids of the selected docs, newest published first (unknown dates last, then by URL)."""
+        return [doc_id for (doc_id,) in self.select_columns(selection, "d.id", limit)]
+
+    def select_columns(self, selection: Filters, columns: str, limit: int | None = None) -> Iterator[Any]:
+        """`columns` of the `docs d` table for the selected docs, in select_ids' order."""
         where, params = self.where(selection)
-        sql = f"SELECT d.id FROM docs d WHERE {where} ORDER BY d.published_key DESC, d.url"
+        sql = f"SELECT {columns} FROM docs d WHERE {where} ORDER BY d.published_key DESC, d.url"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [doc_id for (doc_id,) in self.conn.execute(sql, params)]
+        yield from self.conn.execute(sql, params)
 
     def rows(self, ids: Iterable[int]) -> Iterator[dict[str, Any]]:
         """The rows of these docs, in the order given, read in small batches."""

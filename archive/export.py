@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.article_index import ArticleIndex, open_index
 from archive.export_counts import ExportCounts
@@ -35,6 +35,9 @@ from archive.paths import fsync_dir, rename_no_replace
 from archive.root_access import ArchiveRoot, open_root
 from archive.selection import Selection
 from archive.storage import Store
+
+if TYPE_CHECKING:
+    from archive.parquet_export import Where
 
 FORMATS = ("jsonl", "parquet", "csv", "wacz")
 MANIFEST_NAME = "manifest.json"
@@ -116,7 +119,14 @@ def export_selection(
     json_schema = article_schema()
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     with open_index(archive_root) as index:
-        ids = index.select_ids(selection)
+        located = None
+        if fmt == "parquet":
+            # The selection and the docs' locations in the twins, in one query (archive.parquet_export).
+            from archive.parquet_export import select_located
+
+            ids, located = select_located(index, selection)
+        else:
+            ids = index.select_ids(selection)
         manifest: dict[str, Any] = {
             "kind": BUNDLE_KIND,
             "bundle_version": BUNDLE_VERSION,
@@ -126,7 +136,8 @@ def export_selection(
             "selection": selection.describe(),
             "format": fmt,
             "schema_version": SCHEMA_VERSION,
-            "runs": index.run_ids(ids),
+            # Parquet: once the data file is written (the columnar path reads them with the rows' locations).
+            "runs": None if fmt == "parquet" else index.run_ids(ids),
         }
         tally = ExportCounts()
         staging.mkdir(parents=True)
@@ -136,7 +147,7 @@ def export_selection(
             if fmt == "wacz":
                 _write_wacz(rows, archive_root, staging / data_name, manifest)
             elif fmt == "parquet" and (
-                columnar := _columnar(index, archive_root, ids, staging / data_name, json_schema)
+                columnar := _columnar(index, archive_root, ids, staging / data_name, json_schema, located)
             ):
                 # Written from the crawl's Parquet twins, no row decoded: progress comes once, at the end.
                 tally = columnar
@@ -147,6 +158,8 @@ def export_selection(
                 for row in rows:
                     writer.write(row)
                 writer.close()
+            if manifest["runs"] is None:
+                manifest["runs"] = tally.runs if tally.runs is not None else index.run_ids(ids)
             schema_names = _write_schemas(archive_root, staging, sorted(tally.schema_versions), json_schema)
             manifest["counts"] = tally.manifest_counts()
             versions = sorted(tally.schema_versions, key=_version_key)
@@ -177,12 +190,13 @@ def _columnar(
     ids: list[int],
     path: Path,
     json_schema: dict[str, Any],
+    located: Where | None,
 ) -> ExportCounts | None:
     """Write a Parquet export from the twins (archive.parquet_export): its counts, or None when the row
     path must."""
     from archive.parquet_export import write_columnar
 
-    return write_columnar(index, root, ids, path, json_schema)
+    return write_columnar(index, root, ids, path, json_schema, located)
 
 
 def _version_key(version: str) -> tuple[int, ...]:

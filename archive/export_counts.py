@@ -21,6 +21,9 @@ class ExportCounts:
     schema_versions: set[str] = field(default_factory=set)
     first_day: str | None = None
     last_day: str | None = None
+    # The runs the rows come from, when the columnar path read them with the rows' locations; the row
+    # path leaves None and the export asks the index.
+    runs: list[str] | None = None
 
     def add(self, row: dict[str, Any]) -> None:
         self.count += 1

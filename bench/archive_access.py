@@ -14,9 +14,9 @@ Measured, each step in a fresh child process (its peak RSS is its own):
 2. search: archive.search_index.search (limit 50, the browse page's page size) for a fixed mix of
    queries (frequent terms, rare names, two terms, filtered by outlet and month, a two-character term
    under a month filter), each 5 times; median and p95 over all calls and p95 per kind.
-3. export: archive.export.export_selection of a 10,000-article selection (2,000 with QUICK) to Parquet,
-   JSONL and CSV (articles/s), and to WACZ at two selection sizes (peak RSS of each: the memory must
-   not grow with the selection).
+3. export: archive.export.export_selection of a 10,000-article selection (2,000 with QUICK) to Parquet
+   (median of PARQUET_ROUNDS rounds), JSONL and CSV (articles/s), and to WACZ at two selection sizes
+   (peak RSS of each: the memory must not grow with the selection).
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ from bench.synthetic_archive import DAYS, FIRST_DAY
 FULL_ARTICLES, QUICK_ARTICLES = 100_000, 10_000
 FULL_SELECTION, QUICK_SELECTION = 10_000, 2_000
 SEARCH_REPEAT = 5
+# The Parquet export takes well under a second, on a machine others share: its figure is the median of
+# this many rounds, each the whole export in a fresh process (nothing kept from one round to the next).
+PARQUET_ROUNDS = 5
 
 
 # -- the measured steps (each in a child process) --------------------------------------------------------
@@ -135,9 +138,11 @@ def child_export(root: Path, fmt: str, size: int, n: int, out: Path) -> dict[str
     selection = Selection(since=since, until=until)
     open_index(root).close()  # refreshed before timing (a no-op once built)
     # Imported before timing: a one-off cost of the process, not of the export.
+    import pyarrow.compute
     import pyarrow.parquet  # noqa: F401
 
     import archive.export_formats
+    import archive.parquet_export
     import archive.wacz_export  # noqa: F401
 
     before = _peak_mib()
@@ -190,7 +195,13 @@ def measure(n: int, selection: int, work: Path, *, reuse: bool = False) -> dict[
     r["index"] = _child("index", str(root))
     r["search"] = _child("search", str(root), str(names_file))
     r["exports"] = {}
-    for fmt in ("parquet", "jsonl", "csv"):
+    rounds = [
+        _child("export", str(root), "parquet", str(selection), str(n), str(work / f"out-parquet-{i}"))
+        for i in range(PARQUET_ROUNDS)
+    ]
+    r["parquet_rounds"] = [x["articles_per_s"] for x in rounds]
+    r["exports"]["parquet"] = sorted(rounds, key=lambda x: float(x["articles_per_s"]))[len(rounds) // 2]
+    for fmt in ("jsonl", "csv"):
         r["exports"][fmt] = _child("export", str(root), fmt, str(selection), str(n), str(work / f"out-{fmt}"))
     small = max(1, selection // 10)
     for size in (small, selection):
@@ -257,7 +268,9 @@ def render(r: dict[str, Any], quick: bool) -> str:
         f"| search median | {f['search_median_ms']:.1f} ms | |",
         f"| of which opening (refreshing) the index, median | {f['index_open_median_ms']:.1f} ms | |",
         f"| **Parquet export**, {f['selection_articles']:,} articles | **{f['parquet_articles_per_s']:,} "
-        f"articles/s** ({ex['parquet']['s']:.2f} s) | > 20,000/s: {_verdict(f['parquet_articles_per_s'] > 20000)} |",
+        f"articles/s** ({ex['parquet']['s']:.2f} s; median of {len(r['parquet_rounds'])} rounds: "
+        f"{', '.join(f'{x:,.0f}' for x in r['parquet_rounds'])}) "
+        f"| > 20,000/s: {_verdict(f['parquet_articles_per_s'] > 20000)} |",
         f"| JSONL export, same selection | {f['jsonl_articles_per_s']:,} articles/s | |",
         f"| CSV export, same selection | {f['csv_articles_per_s']:,} articles/s | |",
         f"| WACZ export, {f['wacz_large_articles']:,} articles | {f['wacz_articles_per_s']:,} articles/s "
@@ -302,6 +315,7 @@ def run(quick: bool) -> dict[str, Any]:
     write_section("archive_access", render(r, quick))
     out = figures(r)
     out["search_by_kind_p95_ms"] = {k: round(v["p95_ms"], 2) for k, v in r["search"]["by_kind"].items()}
+    out["parquet_rounds_articles_per_s"] = [round(x) for x in r["parquet_rounds"]]
     return out
 
 

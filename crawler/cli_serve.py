@@ -85,6 +85,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         root = open_root(args.root)
     except RootError as exc:
         raise UsageError(str(exc)) from None
+    if root.store is not None:
+        from archive.article_index import open_index
+
+        # A bucket that cannot be read (missing, refused credentials, endpoint down) is one line and exit
+        # 4 here, not a server whose every page is an error; and the first page finds the index ready.
+        open_index(root).close()
     try:
         server = BrowseServer(root, host, args.port, public=args.public)
     except OSError as exc:

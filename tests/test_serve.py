@@ -9,8 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from datetime import date
@@ -22,28 +20,11 @@ import pytest
 from archive.root_access import open_root
 from archive.selection import Selection, count_articles, select_articles
 from crawler.browse_server import BrowseServer
+from tests.browse_client import article_links, count_shown, fetch
 
 pytestmark = pytest.mark.e2e
 
 DemoArchive = tuple[Path, subprocess.CompletedProcess[str]]
-
-
-class Page:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8")
-
-
-def fetch(base: str, path: str, *, host: str | None = None) -> Page:
-    request = urllib.request.Request(base.rstrip("/") + path, headers={"Host": host} if host else {})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as resp:
-            return Page(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
-    except urllib.error.HTTPError as err:
-        return Page(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +40,6 @@ def server(root: Path) -> Iterator[str]:
         yield running.url
 
 
-def _count(page: Page) -> int:
-    found = re.search(r'<p id="count"><strong>(\d+)</strong>', page.text)
-    assert found, page.text[:2000]
-    return int(found.group(1))
-
-
-def _article_links(page: Page) -> list[str]:
-    return [html.unescape(h) for h in re.findall(r'<a class="title" href="(/article\?url=[^"]+)"', page.text)]
-
-
 def test_start_page_lists_the_whole_archive(server: str, root: Path) -> None:
     page = fetch(server, "/")
     assert page.status == 200
@@ -76,9 +47,9 @@ def test_start_page_lists_the_whole_archive(server: str, root: Path) -> None:
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert '<html lang="ja">' in page.text
     total = count_articles(root, Selection())
-    assert total > 0 and _count(page) == total
+    assert total > 0 and count_shown(page) == total
     newest = [row["url"] for row in select_articles(root, Selection())][: min(total, 50)]
-    assert [link.split("url=", 1)[1] for link in _article_links(page)] == [quote(u, safe="") for u in newest]
+    assert [link.split("url=", 1)[1] for link in article_links(page)] == [quote(u, safe="") for u in newest]
     # The chart's bars add up to the articles with a known published day.
     bars = [int(n) for n in re.findall(r'data-count="(\d+)"', page.text)]
     known = sum(1 for row in select_articles(root, Selection()) if row.get("published_at"))
@@ -107,8 +78,8 @@ def test_filters_select_what_the_library_selects(server: str, root: Path, params
     )
     expected = [row["url"] for row in select_articles(root, selection)]
     assert expected, params
-    assert _count(page) == len(expected)
-    assert [link.split("url=", 1)[1] for link in _article_links(page)] == [
+    assert count_shown(page) == len(expected)
+    assert [link.split("url=", 1)[1] for link in article_links(page)] == [
         quote(u, safe="") for u in expected[:50]
     ]
     if "q" in params:
@@ -120,7 +91,7 @@ def test_filters_select_what_the_library_selects(server: str, root: Path, params
 
 
 def test_article_page_shows_text_topics_metadata_and_versions(server: str, root: Path) -> None:
-    link = _article_links(fetch(server, "/?" + urlencode({"q": "軍事協力"})))[0]
+    link = article_links(fetch(server, "/?" + urlencode({"q": "軍事協力"})))[0]
     page = fetch(server, link)
     assert page.status == 200
     url = unquote(link.split("url=", 1)[1])
