@@ -208,6 +208,23 @@ in an extraction thread. A fifth of the characters being kana now answers "ja" w
 before 14.5-16.6 ms CPU per article, peak RSS 430-435 MB; after 10.3-10.8 ms, 207 MB. English pages
 (japannews, japantimes, AJW) still load the model, lazily, on the first one.
 
+Then (same day, py-spy in GIL mode over the crawl process, full against bare): the process is bound by
+the GIL, so any Python work on any thread costs throughput. What we added per page, largest first, and
+what became of it (each change keeps its results, checked by a test against the old way):
+- topic matching, 13% of the GIL time: the alternation's branches open with lookbehinds, so `re` tried
+  all ~65 branches at every position; the regex is now tried only where a term begins (str.find), 17x
+  faster (pipelines/relevance.py);
+- story clusters, up to 50% at 4x the pages: a new body was counted against every archived sketch
+  sharing a value and fully compared with most; postings are now by day, candidates are bounded from
+  their count and compared highest bound first until none can beat the best, one C-level count replaces
+  a Counter.update per list, a body is hashed once per distinct shingle (pipelines/dedup.py); they run
+  on the reactor unless earlier days must be read from disk: a thread adds a hand-off, not parallelism;
+- Scrapy's WARN_ON_GENERATOR_RETURN_VALUE check, ~5%, in both arms: it re-read and parsed the
+  callback's source on every response (its cache is keyed on a bound method that dies at once);
+- the article row: asdict's deepcopy of every leaf, and the JSON encoded twice (WARC metadata record and
+  the JSON lines file); the store now encodes it once (pipelines/store.py, core/items.py);
+- the incremental skip's catalog queries, three per URL variant: now one set for all variants.
+
 Levers weighed and not taken: extraction in worker processes (EXTRACT_WORKERS = 2, the `full-w2` arm)
 costs more than it saves on 2 cores once extraction is cheap: each worker is a Python with trafilatura,
 lxml and the topic matchers (~150 MB RSS each), pickling every page costs CPU in both processes, and
