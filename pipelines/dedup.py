@@ -6,7 +6,8 @@ character 4-gram sets is at least `JACCARD_THRESHOLD`, or one body is mostly con
 (`CONTAINMENT_THRESHOLD`, for a paper that prints a Kyodo/Jiji story and adds its own paragraphs). Character n-grams after NFKC and
 whitespace removal suit Japanese, which has no spaces between words.
 
-The similarity estimate is a bottom-k MinHash sketch (the k smallest 64-bit shingle hashes). No MinHash
+The similarity estimate is a bottom-k MinHash sketch (pipelines.story_sketch: the k smallest 64-bit
+shingle hashes). No MinHash
 library is installed (datasketch is not in the venv and installing one was out of scope); bottom-k needs a
 single hash function, so the whole sketch is ~30 lines of standard library, is deterministic across
 processes (blake2b, not Python's salted hash()), is exact for bodies of up to k shingles, and an inverted
@@ -28,14 +29,10 @@ text_hash, and they are not one story.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
 import threading
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import chain
 from pathlib import Path
@@ -44,130 +41,50 @@ from typing import Any
 from archive.jsonl import iter_row_files, read_rows
 from core.config import ConfigError
 from core.items import Article
+from pipelines.story_sketch import (
+    CONTAINMENT_THRESHOLD,
+    JACCARD_THRESHOLD,
+    MIN_CONTAINMENT_SHINGLES,
+    MIN_NEAR_SHINGLES,
+    MIN_SHARED,
+    SHINGLE_SIZE,
+    SKETCH_SIZE,
+    STORY_PREFIX,
+    WINDOW_DAYS,
+    Match,
+    Signature,
+    Sketch,
+    cluster_id_for,
+    day_number,
+    normalise_for_shingles,
+    shingle_hashes,
+    singleton_id,
+)
 
 logger = logging.getLogger(__name__)
 
-SHINGLE_SIZE = 4
-SKETCH_SIZE = 128
-# Measured on the simulator's articles, which draw sentences from one pool: different stories there reach
-# Jaccard 0.58 / containment 0.73; a wire story with a few sentences reworded and another dateline stays
-# above 0.65 (tests/test_dedup.py).
-JACCARD_THRESHOLD = 0.6
-CONTAINMENT_THRESHOLD = 0.8
-# Copies of one wire story appear within a day or two of each other; a later article that repeats the
-# background paragraphs of an old one is a new story. Applies only when both publication days are known.
-WINDOW_DAYS = 3
-# Below this many shingles a body is a headline-sized flash item: near-duplicate evidence is too thin
-# (two flashes on one topic share most of their few n-grams), so only exact copies cluster.
-MIN_NEAR_SHINGLES = 30
-# Containment needs more text: a one-sentence paywall excerpt is "contained" in every story that opens
-# with the same stock sentence (seen in the simulator's demo archive), and would chain them together.
-MIN_CONTAINMENT_SHINGLES = 150
-# Minimum shared sketch values for a pair to be compared at all: far below what a pair at the Jaccard
-# threshold shares (about k * J / (1 + J) values), far above what two stories on one topic share.
-_MIN_SHARED = 8
-STORY_PREFIX = "story:"
-_WS = re.compile(r"\s+")
-
-
-def normalise_for_shingles(text: str) -> str:
-    """NFKC (width variants equal), case folded, every whitespace removed (line wrapping is layout)."""
-    return _WS.sub("", unicodedata.normalize("NFKC", text).casefold())
-
-
-def shingle_hashes(text: str, size: int = SHINGLE_SIZE) -> set[int]:
-    return _hashes_of_normalised(normalise_for_shingles(text), size)
-
-
-def _hashes_of_normalised(norm: str, size: int = SHINGLE_SIZE) -> set[int]:
-    if len(norm) < size:
-        return {_h64(norm)} if norm else set()
-    # Each distinct shingle hashed once: a news body repeats many (names, stock phrases).
-    return {_h64(shingle) for shingle in {norm[i : i + size] for i in range(len(norm) - size + 1)}}
-
-
-def _h64(value: str) -> int:
-    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
-
-
-@dataclass(frozen=True)
-class Sketch:
-    """Bottom-k MinHash of one body: the k smallest shingle hashes and the number of shingles."""
-
-    values: tuple[int, ...]  # sorted ascending
-    size: int
-
-    @classmethod
-    def of(cls, text: str, k: int = SKETCH_SIZE) -> Sketch:
-        return cls.of_normalised(normalise_for_shingles(text), k)
-
-    @classmethod
-    def of_normalised(cls, norm: str, k: int = SKETCH_SIZE) -> Sketch:
-        hashes = _hashes_of_normalised(norm)
-        return cls(tuple(sorted(hashes)[:k]), len(hashes))
-
-    def jaccard(self, other: Sketch, k: int = SKETCH_SIZE, *, mine: frozenset[int] | None = None) -> float:
-        """Estimated |A∩B| / |A∪B|: the share of the union's k smallest hashes found in both sketches.
-        `mine`: frozenset(self.values), when the caller compares this sketch with many."""
-        # No set is kept per sketch: an index holds thousands of them, and one costs ~7 KB.
-        both = (mine if mine is not None else frozenset(self.values)).intersection(other.values)
-        union = len(self.values) + len(other.values) - len(both)
-        if union <= k:
-            return len(both) / union if union else 0.0
-        # Both tuples are sorted, so sorting their concatenation is one merge; a shared value comes twice.
-        smallest = list(dict.fromkeys(sorted(self.values + other.values)))[:k]
-        return len(both.intersection(smallest)) / k
-
-    def jaccard_bound(self, other: Sketch, shared: int, k: int = SKETCH_SIZE) -> float:
-        """An upper bound of `jaccard(other)` from the number of values the two sketches share, without
-        comparing them: at best every shared value is among the union's k smallest."""
-        union = len(self.values) + len(other.values) - shared
-        return min(1.0, shared / min(k, union)) if union else 0.0
-
-    def containment(self, other: Sketch, jaccard: float) -> float:
-        """Estimated |A∩B| / min(|A|, |B|), from the Jaccard estimate and the two set sizes."""
-        smaller = min(self.size, other.size)
-        if smaller == 0:
-            return 0.0
-        intersection = jaccard * (self.size + other.size) / (1 + jaccard)
-        return min(1.0, intersection / smaller)
-
-
-@dataclass(frozen=True)
-class Signature:
-    """What the index needs of a body, computable in another process (reextract's workers) and passed
-    to assign/best_match: its sketch, or None when the body is too short to cluster by content."""
-
-    sketch: Sketch | None
-
-    @classmethod
-    def of(cls, text: str) -> Signature:
-        norm = normalise_for_shingles(text)
-        if len(norm) < SHINGLE_SIZE:
-            return cls(None)
-        return cls(Sketch.of_normalised(norm))
-
-
-def _day_number(published_at: str | None) -> int | None:
-    try:
-        return date.fromisoformat((published_at or "")[:10]).toordinal()
-    except ValueError:
-        return None
-
-
-def cluster_id_for(text_hash: str) -> str:
-    return STORY_PREFIX + text_hash.removeprefix("sha256:")[:16]
-
-
-def _singleton_id(url: str) -> str:
-    return STORY_PREFIX + "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Match:
-    cluster_id: str
-    jaccard: float
-    containment: float
+# Re-exported: the pipeline's users and tests import the sketch's names from here.
+__all__ = [
+    "CONTAINMENT_THRESHOLD",
+    "JACCARD_THRESHOLD",
+    "MIN_CONTAINMENT_SHINGLES",
+    "MIN_NEAR_SHINGLES",
+    "SHINGLE_SIZE",
+    "SKETCH_SIZE",
+    "STORY_PREFIX",
+    "WINDOW_DAYS",
+    "Match",
+    "Signature",
+    "Sketch",
+    "StoryClusterIndex",
+    "StoryClusterPipeline",
+    "cluster_id_for",
+    "iter_article_rows",
+    "normalise_for_shingles",
+    "partition_files",
+    "seed_from_rows",
+    "shingle_hashes",
+]
 
 
 class StoryClusterIndex:
@@ -214,8 +131,8 @@ class StoryClusterIndex:
         # The sketch is the costly part: done outside the lock (or elsewhere, given as `signature`).
         sketch = (signature or Signature.of(text)).sketch
         if sketch is None:
-            return _singleton_id(url or text_hash)
-        day = _day_number(published_at)
+            return singleton_id(url or text_hash)
+        day = day_number(published_at)
         with self._lock:
             known = self._by_hash.get(text_hash)
             if known is not None:
@@ -243,7 +160,7 @@ class StoryClusterIndex:
             return
         with self._lock:
             if text_hash not in self._by_hash:
-                self._add(text_hash, sketch, cluster_id, _day_number(published_at))
+                self._add(text_hash, sketch, cluster_id, day_number(published_at))
 
     def best_match(
         self, text: str, published_at: str | None = None, *, signature: Signature | None = None
@@ -254,7 +171,7 @@ class StoryClusterIndex:
         if sketch is None:
             return None
         with self._lock:
-            return self._best_match(sketch, _day_number(published_at))
+            return self._best_match(sketch, day_number(published_at))
 
     def _add(self, text_hash: str, sketch: Sketch, cluster: str, day: int | None) -> None:
         self._by_hash[text_hash] = cluster
@@ -288,7 +205,7 @@ class StoryClusterIndex:
         candidates: list[tuple[float, int]] = []
         for index, count in shared.items():
             other, _, other_day = self._sketches[index]
-            if count < min(_MIN_SHARED, len(sketch.values), len(other.values)):
+            if count < min(MIN_SHARED, len(sketch.values), len(other.values)):
                 continue
             if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
                 continue
