@@ -225,11 +225,11 @@ what became of it (each change keeps its results, checked by a test against the 
   the JSON lines file); the store now encodes it once (pipelines/store.py, core/items.py);
 - the incremental skip's catalog queries, three per URL variant: now one set for all variants.
 
-Levers weighed and not taken: extraction in worker processes (EXTRACT_WORKERS = 2, the `full-w2` arm)
-costs more than it saves on 2 cores once extraction is cheap: each worker is a Python with trafilatura,
-lxml and the topic matchers (~150 MB RSS each), pickling every page costs CPU in both processes, and
-the workers compete with the reactor and the simulator for the same 2 cores; threads stay the
-default. WARC writing on the reactor thread costs ~0.8 ms per page (bench/capture.py): moving it to a
+Levers weighed and not taken: extraction in worker processes (EXTRACT_WORKERS = 2, the `full-w2` arm).
+Since the reactor's own work shrank it can give some throughput on 2 cores (compare the arms above),
+but each worker is a Python with trafilatura, lxml and the topic matchers (~150 MB RSS each), which puts
+the crawl far above the 300 MB target, and pickling every page costs CPU in both processes; threads stay
+the default. WARC writing on the reactor thread costs ~0.8 ms per page (bench/capture.py): moving it to a
 thread would win at most that, minus the hand-off, so it stays until a slow disk shows the need."""
 
 
