@@ -40,6 +40,9 @@ def test_simulator_command_serves_and_logs(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test run started in the background by a shell inherits SIGINT ignored, and Python then keeps
+        # it ignored: Ctrl-C must mean Ctrl-C in the child, as it does in a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         banner = proc.stdout.readline() if proc.stdout else ""
