@@ -43,8 +43,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "RESULTS.md"
+from bench.report import REPO, write_section
+
 SECTION = "startup_scale"
 TARGET = 1.2
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -195,7 +195,7 @@ def run(
     `write`, replace this benchmark's section of bench/RESULTS.md (`make bench` calls run alone)."""
     result = _measure(quick, records, per_file, rounds)
     if write:
-        write_section(section(result))
+        write_section(SECTION, section(result))
     return result
 
 
@@ -300,18 +300,6 @@ start-up path row shows their cost at {r["files"]:,} files. Synthetic data gener
 {r["generate_seconds"]:.0f} s.
 <!-- /{SECTION} -->
 """
-
-
-def write_section(text: str) -> None:
-    start, end = f"<!-- {SECTION} -->", f"<!-- /{SECTION} -->\n"
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.is_file() else "# Benchmark results\n\n"
-    if start in old:
-        head, _, rest = old.partition(start)
-        _, _, tail = rest.partition(end)
-        new = head + text + tail
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    RESULTS.write_text(new, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
