@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import html
 import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Page:
@@ -35,3 +39,24 @@ def count_shown(page: Page) -> int:
 
 def article_links(page: Page) -> list[str]:
     return [html.unescape(h) for h in re.findall(r'<a class="title" href="(/article\?url=[^"]+)"', page.text)]
+
+
+@contextmanager
+def serve_command(root: str, env: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """`newsarchive serve ROOT` in a child process: (the root its banner names, its URL), stopped after."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "serve", root],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"^Serving (\S+) at (http://127\.0\.0\.1:\d+/)$", line.strip())
+        assert found, line + (proc.stderr.read() if proc.stderr else "")
+        yield found.group(1), found.group(2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

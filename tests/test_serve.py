@@ -8,7 +8,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from datetime import date
@@ -20,7 +19,7 @@ import pytest
 from archive.root_access import open_root
 from archive.selection import Selection, count_articles, select_articles
 from crawler.browse_server import BrowseServer
-from tests.browse_client import article_links, count_shown, fetch
+from tests.browse_client import article_links, count_shown, fetch, serve_command
 
 pytestmark = pytest.mark.e2e
 
@@ -182,23 +181,9 @@ def test_requests_for_another_host_are_refused(server: str) -> None:
 
 @pytest.mark.slow
 def test_serve_command_prints_its_url_and_serves(root: Path, subprocess_env: dict[str, str]) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", str(root)],
-        env=subprocess_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r" at (http://127\.0\.0\.1:\d+/)$", line.strip())
-        assert found, line + (proc.stderr.read() if proc.stderr else "")
-        page = fetch(found.group(1), "/?q=" + quote("軍事協力"))
+    with serve_command(str(root), subprocess_env) as (_, url):
+        page = fetch(url, "/?q=" + quote("軍事協力"))
         assert page.status == 200 and "<mark>軍事協力</mark>" in page.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_selection_stats_agree_with_the_selection_and_reuse_facets(root: Path) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
@@ -25,7 +23,7 @@ from archive.root_access import open_root
 from archive.selection import Selection, count_articles, select_articles
 from crawler.browse_server import BrowseServer
 from crawler.cli import main
-from tests.browse_client import article_links, count_shown, fetch
+from tests.browse_client import article_links, count_shown, fetch, serve_command
 from tests.s3_demo import publish_demo
 from tests.s3server import S3Env, aws_environment
 
@@ -103,26 +101,12 @@ def test_serve_command_on_s3_prints_its_url_and_serves(
     env = {**subprocess_env, **aws_environment(s3.endpoint, s3.secret)}
     env["NEWSARCHIVE_SPOOL"] = os.environ["NEWSARCHIVE_SPOOL"]
     env["XDG_CACHE_HOME"] = str(tmp_path / "cli-cache")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "serve", published],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        found = re.search(r"^Serving (\S+) at (http://127\.0\.0\.1:\d+/)$", line.strip())
-        assert found, line + (proc.stderr.read() if proc.stderr else "")
-        assert found.group(1) == published
-        page = fetch(found.group(2), "/?q=" + quote("軍事協力"))
+    with serve_command(published, env) as (served, url):
+        assert served == published
+        page = fetch(url, "/?q=" + quote("軍事協力"))
         assert page.status == 200 and "<mark>軍事協力</mark>" in page.text
-        article = fetch(found.group(2), article_links(page)[0])
+        article = fetch(url, article_links(page)[0])
         assert article.status == 200 and '<h2 id="title">' in article.text
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_serve_on_a_missing_bucket_is_one_line_exit_4(
