@@ -26,6 +26,7 @@ from archive.paths import parquet_twin
 from archive.selection import Selection
 from core.items import SCHEMA_VERSION
 from core.schema import article_schema, schema_relpath
+from tests.columnar_spy import columnar_taken
 
 OLD_VERSION = "1.0.0"
 ADDED_IN_1_1 = ("version", "previous_version_id", "changes")
@@ -42,16 +43,7 @@ def demo(demo_archive: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
 @pytest.fixture
 def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Whether each export took the columnar path (True) or the row path (False)."""
-    seen: list[bool] = []
-    real = parquet_export.write_columnar
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        seen.append(result is not None)
-        return result
-
-    monkeypatch.setattr(parquet_export, "write_columnar", spy)
-    return seen
+    return columnar_taken(monkeypatch)
 
 
 def _copy(src: Path, dst: Path) -> Path:

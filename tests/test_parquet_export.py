@@ -15,6 +15,7 @@ import archive.parquet_export as parquet_export
 from archive.export import export_selection
 from archive.parquet_out import read_parquet_rows
 from archive.selection import Selection
+from tests.columnar_spy import columnar_taken
 
 
 @pytest.fixture(scope="module")
@@ -32,15 +33,7 @@ def _manifest_counts(out: Path) -> dict[str, Any]:
 def test_twins_give_the_rows_and_counts_of_the_row_path(
     root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    taken = []
-    real = parquet_export.write_columnar
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(parquet_export, "write_columnar", spy)
+    taken = columnar_taken(monkeypatch)
     monkeypatch.setattr(parquet_export, "_CHUNK", 7)  # several chunks, some sharing a twin
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)

@@ -11,12 +11,10 @@ import subprocess
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 import pytest
 
-import archive.parquet_export as parquet_export
 from archive.export import export_selection
 from archive.parquet_out import read_parquet_rows
 from archive.root_access import open_root
@@ -24,6 +22,7 @@ from archive.selection import Selection, count_articles, select_articles
 from crawler.browse_server import BrowseServer
 from crawler.cli import main
 from tests.browse_client import article_links, count_shown, fetch, serve_command
+from tests.columnar_spy import columnar_taken
 from tests.s3_demo import publish_demo
 from tests.s3server import S3Env, aws_environment
 
@@ -79,15 +78,7 @@ def test_serve_on_s3_answers_search_article_and_download(
     assert rows == asahi
 
     # Parquet from the twins in the bucket (the columnar path, several twins read at once).
-    taken: list[bool] = []
-    real = parquet_export.write_columnar
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        taken.append(result is not None)
-        return result
-
-    monkeypatch.setattr(parquet_export, "write_columnar", spy)
+    taken = columnar_taken(monkeypatch)
     download = fetch(server, "/download?" + urlencode({"outlet": "asahi", "format": "parquet"}))
     assert download.status == 200 and taken == [True]
     exported = export_selection(local, Selection(outlets=("asahi",)), "parquet", tmp_path / "local-parquet")
