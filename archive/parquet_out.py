@@ -265,7 +265,10 @@ class ParquetTwins:
 
 def read_parquet_rows(path: Path | IO[bytes]) -> list[dict[str, Any]]:
     """The rows back as JSON values (maps as objects, JSON text columns parsed)."""
-    table = pq.read_table(path)
+    # Single-threaded and without pre-buffering: pq.read_table leaves work on Arrow's thread pool after it
+    # returns, and a short command (verify) that exits then can abort in C++ ("terminate called without
+    # an active exception", exit 134; apache/arrow#34314, #33975). A twin is small; threads gain nothing.
+    table = pq.ParquetFile(path, pre_buffer=False).read(use_threads=False)
     meta = table.schema.metadata or {}
     rows: list[dict[str, Any]] = table.to_pylist()
     if SCHEMA_META_KEY not in meta:

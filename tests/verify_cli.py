@@ -20,4 +20,6 @@ def verify(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def assert_verifies(root: Path, env: dict[str, str]) -> None:
     """The archive at `root` passes every check of `verify` (exit 0); its report's tail otherwise."""
     result = verify(root, env)
-    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\n{result.stdout[-3000:]}\nstderr:\n{result.stderr[-3000:]}"
+    )
