@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from archive.article_index import ArticleIndex, Filters
 from archive.export_counts import ExportCounts
 from archive.export_formats import ROW_GROUP
-from archive.parquet_out import COMPRESSION, arrow_schema
+from archive.parquet_out import COMPRESSION, arrow_schema, read_parquet_table
 from archive.paths import parquet_twin
 from archive.root_access import ArchiveRoot
 
@@ -79,10 +79,7 @@ def _read_twin(root: ArchiveRoot, key: str) -> pa.Table | None:
             return None
         else:
             source = io.BytesIO(root.read_bytes(twin))
-        # ParquetFile.read: about half the fixed cost of pq.read_table (datasets API) per file. No
-        # pre-buffering: it hands each column's bytes over through pyarrow's I/O threads, which costs
-        # more CPU than it saves on a small file that is local or already in memory.
-        return pq.ParquetFile(source, pre_buffer=False).read(use_threads=False)
+        return read_parquet_table(source)
     except Exception:  # a twin that is missing or unreadable: the row path reads the JSON lines instead
         return None
 

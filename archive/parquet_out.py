@@ -263,12 +263,21 @@ class ParquetTwins:
                 self._live.remove(twin)
 
 
+def read_parquet_table(source: Path | IO[bytes]) -> pa.Table:
+    """A whole Parquet file, read on this thread.
+
+    Not pq.read_table: it leaves work on Arrow's thread pool after it returns, and a short command (verify)
+    that exits then can abort in C++ ("terminate called without an active exception", exit 134; seen about
+    one run in fifteen under load; apache/arrow#34314, #33975). Without pre-buffering, too: it hands each
+    column's bytes over through Arrow's I/O threads, more CPU than it saves on a small local or in-memory
+    file. ParquetFile.read also costs about half of pq.read_table's (datasets API) fixed cost per file.
+    """
+    return pq.ParquetFile(source, pre_buffer=False).read(use_threads=False)
+
+
 def read_parquet_rows(path: Path | IO[bytes]) -> list[dict[str, Any]]:
     """The rows back as JSON values (maps as objects, JSON text columns parsed)."""
-    # Single-threaded and without pre-buffering: pq.read_table leaves work on Arrow's thread pool after it
-    # returns, and a short command (verify) that exits then can abort in C++ ("terminate called without
-    # an active exception", exit 134; apache/arrow#34314, #33975). A twin is small; threads gain nothing.
-    table = pq.ParquetFile(path, pre_buffer=False).read(use_threads=False)
+    table = read_parquet_table(path)
     meta = table.schema.metadata or {}
     rows: list[dict[str, Any]] = table.to_pylist()
     if SCHEMA_META_KEY not in meta:

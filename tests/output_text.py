@@ -13,9 +13,9 @@ def _file_text(path: Path) -> str:
     if path.suffix == ".gz":
         data = _inflate_members(data)
     elif path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        from archive.parquet_out import read_parquet_table
 
-        return str(pq.read_table(path).to_pylist())
+        return str(read_parquet_table(path).to_pylist())
     return data.decode("utf-8", errors="replace")
 
 

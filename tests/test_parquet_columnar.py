@@ -21,7 +21,7 @@ import pytest
 import archive.parquet_export as parquet_export
 from archive.article_index import open_index
 from archive.export import ExportResult, export_selection
-from archive.parquet_out import arrow_schema, read_parquet_rows, write_parquet
+from archive.parquet_out import arrow_schema, read_parquet_rows, read_parquet_table, write_parquet
 from archive.paths import parquet_twin
 from archive.selection import Selection
 from core.items import SCHEMA_VERSION
@@ -96,7 +96,7 @@ def test_a_1_0_0_twin_is_widened_with_nulls_like_the_row_path(
     root = _copy(demo, tmp_path / "mixed")
     (root / schema_relpath(OLD_VERSION)).write_bytes((REPO / schema_relpath(OLD_VERSION)).read_bytes())
     old_rows = sum(_rewrite_as_1_0_0(root, path) for path in _article_files(root, "asahi"))
-    old_twin = pq.read_table(
+    old_twin = read_parquet_table(
         root / parquet_twin(_article_files(root, "asahi")[0].relative_to(root).as_posix())
     )
     assert not set(ADDED_IN_1_1) & set(old_twin.column_names)  # a twin as schema 1.0.0 wrote it
@@ -112,7 +112,7 @@ def test_a_1_0_0_twin_is_widened_with_nulls_like_the_row_path(
     assert _manifest(columnar.out) == _manifest(by_rows.out)
     assert _manifest(columnar.out)["row_schema_versions"] == [OLD_VERSION, SCHEMA_VERSION]
 
-    table = pq.read_table(columnar.out / "articles.parquet")
+    table = read_parquet_table(columnar.out / "articles.parquet")
     assert table.schema.remove_metadata() == arrow_schema(article_schema()).remove_metadata()
     old = [r for r in rows if r["schema_version"] == OLD_VERSION]
     assert len(old) == old_rows and {r["outlet"] for r in old} == {"asahi"}
@@ -132,7 +132,7 @@ def test_a_twin_whose_column_type_differs_sends_the_export_to_the_row_path(
     root = _copy(demo, tmp_path / "retyped")
     article = _article_files(root, "jiji")[0]
     twin = root / parquet_twin(article.relative_to(root).as_posix())
-    table = pq.read_table(twin)
+    table = read_parquet_table(twin)
     at = table.schema.get_field_index("version")
     retyped = table.set_column(
         at, pa.field("version", pa.string()), table.column("version").cast(pa.string())

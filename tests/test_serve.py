@@ -122,7 +122,7 @@ def test_jsonl_download_holds_the_selected_rows(server: str, root: Path) -> None
 
 
 def test_parquet_and_wacz_downloads_hold_the_selection(server: str, root: Path) -> None:
-    import pyarrow.parquet as pq
+    from archive.parquet_out import read_parquet_table
 
     params = {"outlet": "asahi", "since": "2025-03-10"}
     expected = [
@@ -131,7 +131,7 @@ def test_parquet_and_wacz_downloads_hold_the_selection(server: str, root: Path) 
     assert expected
     parquet = fetch(server, "/download?" + urlencode({**params, "format": "parquet"}))
     assert parquet.status == 200 and parquet.headers["content-type"] == "application/vnd.apache.parquet"
-    assert pq.read_table(io.BytesIO(parquet.body)).column("url").to_pylist() == expected
+    assert read_parquet_table(io.BytesIO(parquet.body)).column("url").to_pylist() == expected
     wacz = fetch(server, "/download?" + urlencode({**params, "format": "wacz"}))
     assert wacz.status == 200 and wacz.headers["content-type"] == "application/wacz", wacz.text[-500:]
     with zipfile.ZipFile(io.BytesIO(wacz.body)) as zf:
