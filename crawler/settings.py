@@ -108,7 +108,7 @@ ITEM_PIPELINES = {
     # Revisits, retries and catch-ups from the catalog; judges revisited content (new version or not).
     "pipelines.revisits.CatalogFollowUps": 150,
     "pipelines.relevance.RelevancePipeline": 200,
-    "pipelines.dedup.StoryClusterPipeline": 250,
+    "pipelines.story_clusters.StoryClusterPipeline": 250,
     "pipelines.store.ArticleStorePipeline": 300,
 }
 

@@ -28,19 +28,16 @@ text_hash, and they are not one story.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from archive.jsonl import iter_row_files, read_rows
 from core.config import ConfigError
-from core.items import Article
 from pipelines.story_sketch import (
     CONTAINMENT_THRESHOLD,
     JACCARD_THRESHOLD,
@@ -77,7 +74,6 @@ __all__ = [
     "Signature",
     "Sketch",
     "StoryClusterIndex",
-    "StoryClusterPipeline",
     "cluster_id_for",
     "iter_article_rows",
     "normalise_for_shingles",
@@ -128,19 +124,32 @@ class StoryClusterIndex:
 
         `signature`: Signature.of(text) computed beforehand (e.g. in a worker process), so that only
         the index lookup is left to do here; the result is the same as without it."""
+        return self.place(text_hash, text, url, published_at, signature=signature)[0]
+
+    def place(
+        self,
+        text_hash: str,
+        text: str,
+        url: str = "",
+        published_at: str | None = None,
+        *,
+        signature: Signature | None = None,
+    ) -> tuple[str, str]:
+        """As assign, with how the id was found: "copy" (an exact or near copy of a known body),
+        "new" (a story not seen before) or "no_text" (too short to compare: a singleton)."""
         # The sketch is the costly part: done outside the lock (or elsewhere, given as `signature`).
         sketch = (signature or Signature.of(text)).sketch
         if sketch is None:
-            return singleton_id(url or text_hash)
+            return singleton_id(url or text_hash), "no_text"
         day = day_number(published_at)
         with self._lock:
             known = self._by_hash.get(text_hash)
             if known is not None:
-                return known
+                return known, "copy"
             match = self._best_match(sketch, day)
             cluster = match.cluster_id if match else cluster_id_for(text_hash)
             self._add(text_hash, sketch, cluster, day)
-            return cluster
+            return cluster, "copy" if match else "new"
 
     def seed(
         self,
@@ -288,91 +297,3 @@ def partition_files(root: Path, days: Iterable[str], *, exclude_run_id: str = ""
     if exclude_run_id:
         found = [p for p in found if not p.name.startswith(exclude_run_id + "-")]
     return sorted(found, key=lambda p: (p.name, str(p)))
-
-
-class StoryClusterPipeline:
-    """Scrapy item pipeline: gives every Article its story_cluster_id (after relevance, before store).
-
-    The index lives for the run, in memory. When an article's publication day is first met, the article
-    files of that day and `seed_days` days either side (every outlet, earlier runs) are loaded into it,
-    so that a copy crawled today joins the cluster of a copy archived by an earlier run. Loading by day
-    keeps the cost bounded by what the crawl touches, not by the size of the archive.
-    """
-
-    def __init__(self, root: Path | None, run_id: str = "", *, seed_days: int = WINDOW_DAYS) -> None:
-        if seed_days < 0:
-            raise ConfigError(f"STORY_CLUSTER_SEED_DAYS must be >= 0, got {seed_days}")
-        self.root = Path(root) if root else None
-        self.run_id = run_id
-        self.seed_days = seed_days
-        self.index = StoryClusterIndex()
-        self._loaded_days: set[str] = set()
-        self._load_lock = threading.Lock()
-        self.crawler: Any = None
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> StoryClusterPipeline:
-        settings = crawler.settings
-        root = settings.get("ARCHIVE_ROOT") or None
-        enabled = settings.getbool("STORY_CLUSTER_SEED", True)
-        pipeline = cls(
-            Path(root) if root and enabled else None,
-            str(settings.get("NEWSARCHIVE_RUN_ID") or ""),
-            seed_days=settings.getint("STORY_CLUSTER_SEED_DAYS", WINDOW_DAYS),
-        )
-        pipeline.crawler = crawler
-        return pipeline
-
-    def _count(self, key: str, n: int = 1) -> None:
-        if self.crawler is not None and self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key, n)
-
-    async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
-        if self._seeding_needed(item.published_at):
-            # Loading the earlier articles of nearby days reads the disk: not on the reactor.
-            item.story_cluster_id = await asyncio.to_thread(self.cluster_of, item)
-        else:
-            # Sketching is pure Python under the GIL: a thread would not run it alongside the reactor,
-            # and the hand-off cost more than it freed (measured in bench/pipeline.py).
-            item.story_cluster_id = self.cluster_of(item)
-        return item
-
-    def cluster_of(self, article: Article) -> str:
-        self._ensure_seeded(article.published_at)
-        known = len(self.index)
-        cluster = self.index.assign(article.text_hash, article.text, article.url, article.published_at)
-        if cluster.startswith(STORY_PREFIX + "url-"):
-            self._count("newsarchive/story_clusters/no_text")
-        elif len(self.index) == known or cluster != cluster_id_for(article.text_hash):
-            # An exact copy (known text_hash) or a near copy that joined an existing cluster.
-            self._count("newsarchive/story_clusters/copies")
-        return cluster
-
-    def _seed_days(self, published_at: str | None) -> list[str]:
-        """The days whose archived articles a body published at `published_at` is compared with."""
-        if self.root is None or not published_at:
-            return []
-        try:
-            day = date.fromisoformat(published_at[:10])
-        except ValueError:
-            return []
-        return [(day + timedelta(days=d)).isoformat() for d in range(-self.seed_days, self.seed_days + 1)]
-
-    def _seeding_needed(self, published_at: str | None) -> bool:
-        return any(d not in self._loaded_days for d in self._seed_days(published_at))
-
-    def _ensure_seeded(self, published_at: str | None) -> None:
-        wanted = self._seed_days(published_at)
-        if not wanted or self.root is None:
-            return
-        with self._load_lock:
-            missing = [d for d in wanted if d not in self._loaded_days]
-            if not missing:
-                return
-            self._loaded_days.update(missing)
-            files = partition_files(self.root, missing, exclude_run_id=self.run_id)
-            seeded = seed_from_rows(self.index, iter_article_rows(files))
-        if seeded:
-            self._count("newsarchive/story_clusters/seeded_rows", seeded)

@@ -21,10 +21,10 @@ from pipelines.dedup import (
     Signature,
     Sketch,
     StoryClusterIndex,
-    StoryClusterPipeline,
     cluster_id_for,
     shingle_hashes,
 )
+from pipelines.story_clusters import StoryClusterPipeline
 from pipelines.textnorm import join_paragraphs, text_hash
 
 # A Kyodo-style wire story as one paper prints it ...
