@@ -110,6 +110,7 @@ class WarcWriter:
         self._host = hostname()
         self._lock = threading.RLock()
         self._fh: IO[bytes] | None = None
+        self._position = 0  # where the next record of the open file starts
         self._index: list[str] = []  # CDXJ lines of the records in the current file
         self._open_path: Path | None = None
         self._final_path: Path | None = None
@@ -236,13 +237,13 @@ class WarcWriter:
         """Write records as consecutive gzip members, all or none; return (offset, length) of each."""
         assert self._fh is not None and self._final_path is not None
         fh = self._fh
-        start = fh.tell()
+        start = position = self._position
         spans = []
         try:
             for record in records:
-                begin = fh.tell()
-                write_record(fh, self.gzip_level, record)
-                spans.append((begin, fh.tell() - begin))
+                length = write_record(fh, self.gzip_level, record)
+                spans.append((position, length))
+                position += length
             # Handed to the OS once per call (request + response together): a crash can only lose
             # what was never reported as archived, and a request left alone is dropped by recovery.
             fh.flush()
@@ -254,7 +255,8 @@ class WarcWriter:
             fh.truncate()
             raise
         self._exchanges_in_file += 1
-        self.bytes_written += fh.tell() - start
+        self._position = position
+        self.bytes_written += position - start
         filename = self._final_path.name
         for record, (offset, length) in zip(records, spans, strict=True):
             line = cdxj_line(
@@ -291,7 +293,7 @@ class WarcWriter:
     def _rotate_if_due(self) -> None:
         if self._fh is None or self._exchanges_in_file == 0:
             return
-        too_big = self._fh.tell() >= self.max_size
+        too_big = self._position >= self.max_size
         too_old = self._clock() - self._opened_at >= self.max_age_s
         if too_big or too_old:
             self.close()
@@ -312,7 +314,8 @@ class WarcWriter:
         self._opened_at = self._clock()
         self._exchanges_in_file = 0
         self._index = []
-        self.bytes_written += fh.tell()
+        self._position = fh.tell()  # once per file; then _append adds the length of what it writes
+        self.bytes_written += self._position
 
     def _revisit_instead(
         self, ex: HttpExchange, uri: str, warc_date: str, response: WarcRecord

@@ -106,6 +106,7 @@ class StoryClusterIndex:
         # body is compared only with the bodies of its window: the rest were skipped after counting
         # anyway, and counting them made a long crawl quadratic (bench/pipeline.py, 4x the pages).
         self._postings: dict[int | None, dict[int, list[int]]] = {}
+        self._shortest = SKETCH_SIZE  # the fewest values of an indexed sketch
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -186,6 +187,7 @@ class StoryClusterIndex:
         self._by_hash[text_hash] = cluster
         index = len(self._sketches)
         self._sketches.append((sketch, cluster, day))
+        self._shortest = min(self._shortest, len(sketch.values))
         postings = self._postings.setdefault(day, {})
         for value in sketch.values:
             postings.setdefault(value, []).append(index)
@@ -199,22 +201,29 @@ class StoryClusterIndex:
     def _best_match(self, sketch: Sketch, day: int | None) -> Match | None:
         if sketch.size < self.min_near_shingles:
             return None
-        # One count over every posting list found (Counter.update per list cost more than the lookups).
+        # One count over every posting list found (Counter.update per list cost more than the lookups);
+        # map/filter keep the lookups in C: a generator paid a Python step per value and day.
+        values = sketch.values
         shared = Counter(
             chain.from_iterable(
-                found
+                chain.from_iterable(filter(None, map(postings.get, values)))
                 for postings in self._postings_near(day)
-                for value in sketch.values
-                if (found := postings.get(value))
             )
         )
+        # A pair sharing fewer than MIN_SHARED values is never compared (unless a sketch is that short):
+        # most_common sorts in C, so the loop below stops at the first count too low for any indexed
+        # sketch (the shortest one decides).
+        floor = min(MIN_SHARED, len(values))
+        stop = min(floor, self._shortest)
         # Each candidate's upper bound first, from the count alone; then the full comparisons, highest
         # bound first, until no bound left can beat (or tie) the best found. On the simulator, where a
         # day's bodies are near copies of each other, this skips most comparisons; the result is the same.
         candidates: list[tuple[float, int]] = []
-        for index, count in shared.items():
+        for index, count in shared.most_common():
+            if count < stop:
+                break
             other, _, other_day = self._sketches[index]
-            if count < min(MIN_SHARED, len(sketch.values), len(other.values)):
+            if count < min(floor, len(other.values)):
                 continue
             if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
                 continue

@@ -8,6 +8,7 @@ import itertools
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from twisted.internet.defer import Deferred
 
 from archive.jsonl import encode_rows
 from core.items import Article, WarcPointer
+from pipelines import story_sketch
 from pipelines.dedup import (
     JACCARD_THRESHOLD,
     MIN_CONTAINMENT_SHINGLES,
@@ -22,6 +24,7 @@ from pipelines.dedup import (
     Sketch,
     StoryClusterIndex,
     cluster_id_for,
+    normalise_for_shingles,
     shingle_hashes,
 )
 from pipelines.story_clusters import StoryClusterPipeline
@@ -178,6 +181,21 @@ def test_sketch_hash_is_stable_across_processes() -> None:
     # blake2b, not Python's salted hash(): the same text gives the same sketch in every process.
     expected = int.from_bytes(hashlib.blake2b("ロシア".encode(), digest_size=8).digest(), "big")
     assert Sketch.of("ロシア").values == (expected,)
+
+
+def test_memoised_shingle_hashes_are_blake2b_through_a_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hashes come from a bounded memo: the values equal a blake2b of every shingle, before and after the
+    memo fills up and starts over."""
+    monkeypatch.setattr(story_sketch, "_MEMO_LIMIT", 50)
+    monkeypatch.setattr(story_sketch, "_memo", {})
+    for body in (_text(WIRE), _text(REWRITE), _text(OTHER), _text(WIRE)):
+        norm = normalise_for_shingles(body)
+        plain = {
+            int.from_bytes(hashlib.blake2b(norm[i : i + 4].encode(), digest_size=8).digest(), "big")
+            for i in range(len(norm) - 3)
+        }
+        assert shingle_hashes(body) == plain
+    assert 0 < len(story_sketch._memo) < 50 + len(plain)  # it was reset, not left to grow
 
 
 def test_pipeline_joins_a_copy_archived_by_an_earlier_run(tmp_path: Path) -> None:
