@@ -163,10 +163,6 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind in _LEAF_TYPES:
         return value
-    if kind is list:
-        return [_plain(v) for v in value]
-    if kind is dict:
-        return {_plain(k): _plain(v) for k, v in value.items()}
     names = _FIELD_NAMES.get(kind)
     if names is None and is_dataclass(value) and not isinstance(value, type):
         names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(value))

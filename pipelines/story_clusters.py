@@ -125,9 +125,8 @@ class StoryClusterPipeline:
     def from_crawler(cls, crawler: Any) -> StoryClusterPipeline:
         settings = crawler.settings
         root = settings.get("ARCHIVE_ROOT") or None
+        # A refused STORY_CLUSTER_SEED_DAYS raises in RunStoryClusters, before acquire registers a holder.
         seed_days = settings.getint("STORY_CLUSTER_SEED_DAYS", WINDOW_DAYS)
-        if seed_days < 0:  # before acquire: a refused setting must not leave a holder behind
-            raise ConfigError(f"STORY_CLUSTER_SEED_DAYS must be >= 0, got {seed_days}")
         enabled = settings.getbool("STORY_CLUSTER_SEED", True)
         clusters = acquire(
             Path(root) if root and enabled else None, str(settings.get("NEWSARCHIVE_RUN_ID") or ""), seed_days
