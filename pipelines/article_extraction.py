@@ -41,6 +41,15 @@ class ExtractionError(Exception):
     """The page cannot become an Article (e.g. no WARC record to point to)."""
 
 
+class SlowStepNeeded(Exception):
+    """Raised by `extract_article(..., fast_only=True)` when the page needs trafilatura, or the language
+    model before it is loaded: the caller runs the page again where a slow step cannot hold up the crawl
+    (pipelines.extract)."""
+
+
+_language_model_loaded = False  # py3langid loads its model on first use: ~0.5 s
+
+
 @lru_cache(maxsize=1)
 def extractor_versions() -> str:
     """What produced the text, so that a later reextract can tell old output from new."""
@@ -63,7 +72,7 @@ def strip_site_suffix(title: str, site_names: list[str]) -> str:
     return title
 
 
-def detect_language(title: str, text: str, html_lang: str) -> tuple[str, str]:
+def detect_language(title: str, text: str, html_lang: str, *, fast_only: bool = False) -> tuple[str, str]:
     sample = f"{title}\n{text}"[:_LANG_SAMPLE]
     declared = html_lang.split("-")[0].lower()
     if len(sample.strip()) < _LANG_MIN_CHARS:
@@ -79,7 +88,11 @@ def detect_language(title: str, text: str, html_lang: str) -> tuple[str, str]:
         return "ja", "script:kana"
     # py3langid's cost grows with the text (~0.65 ms for 4000 characters): a thousand characters,
     # a few paragraphs, tell English from the rest as well.
+    global _language_model_loaded
+    if fast_only and not _language_model_loaded:
+        raise SlowStepNeeded("the language model is not loaded yet")
     language, _score = py3langid.classify(sample[:_CLASSIFY_CHARS])
+    _language_model_loaded = True
     return str(language), "py3langid"
 
 
@@ -93,10 +106,16 @@ def _pick(*candidates: tuple[str, Callable[[], _T]]) -> tuple[_T | None, str]:
 
 
 def extract_article(
-    page: FetchedPage, *, run_id: str, min_extracted_size: int = 50, check_body: bool = False
+    page: FetchedPage,
+    *,
+    run_id: str,
+    min_extracted_size: int = 50,
+    check_body: bool = False,
+    fast_only: bool = False,
 ) -> Article:
     """The Article of one fetched page. `check_body` compares every page object body with trafilatura's
-    (benchmarks); otherwise only a body that looks wrong is compared (pipelines.body_crosscheck)."""
+    (benchmarks); otherwise only a body that looks wrong is compared (pipelines.body_crosscheck).
+    With `fast_only`, a page that needs a slow step raises SlowStepNeeded instead."""
     if page.warc is None:
         raise ExtractionError(f"{page.url}: no WARC record for this page, an article must point to one")
     # A charset label that lies (Shift_JIS sent as UTF-8) must not cost the article: pipelines.charset.
@@ -143,6 +162,8 @@ def extract_article(
     def generic() -> GenericFields:
         # trafilatura is the expensive step (~100 ms on Japanese pages): run it only when needed.
         if not generic_cache:
+            if fast_only:
+                raise SlowStepNeeded("trafilatura")
             generic_cache.append(run_trafilatura(html, page.url, min_extracted_size=min_extracted_size))
         return generic_cache[0]
 
@@ -222,7 +243,9 @@ def extract_article(
         ("jsonld", lambda: _JSONLD_ACCESS[head().accessible_for_free]),
     )
     short = len(f"{title}\n{text}"[:_LANG_SAMPLE].strip()) < _LANG_MIN_CHARS
-    language, methods["language"] = detect_language(title, text, head().lang if short else "")
+    language, methods["language"] = detect_language(
+        title, text, head().lang if short else "", fast_only=fast_only
+    )
     methods["versions"] = extractor_versions()
 
     return Article(

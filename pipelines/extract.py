@@ -1,5 +1,12 @@
-"""The Scrapy adapter of extraction: `ExtractPipeline` runs `extract_article` off the reactor thread
-with a time limit, in threads or in killable worker processes (`EXTRACT_WORKERS`).
+"""The Scrapy adapter of extraction: `ExtractPipeline` runs `extract_article` with a time limit, in
+threads or in killable worker processes (`EXTRACT_WORKERS`).
+
+In thread mode (the default) a page up to EXTRACT_INLINE_MAX_BYTES first goes through its page object on
+the reactor thread: an lxml parse and a few lookups, ~2 ms on a real article page, while handing it to a
+thread cost more CPU than that work (the GIL changes hands ~20 times per page: the notes in bench/pipeline.py). Only a
+page that needs a slow step goes to a thread: trafilatura (no page object, a failed one, a body that
+looks wrong), unbounded, or the first use of the language model (~0.5 s to load). An outlet whose page object once takes longer than INLINE_SLOW_SECONDS
+is sent to threads for the rest of the crawl.
 
 The extraction itself is `pipelines.article_extraction.extract_article` (pure, no Scrapy).
 """
@@ -8,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +26,7 @@ from pipelines.article_extraction import (
     BODY_FALLBACK_KEY,
     PAGE_ERROR_KEY,
     ExtractionError,
+    SlowStepNeeded,
     extract_article,
 )
 from pipelines.dates import JST, parse_datetime
@@ -25,6 +34,11 @@ from pipelines.drops import Excluded, Failed
 from pipelines.extract_workers import ExtractWorkerPool, RemoteError, WorkerCrashed, picklable_request
 
 logger = logging.getLogger(__name__)
+
+INLINE_MAX_BYTES = 1024 * 1024  # EXTRACT_INLINE_MAX_BYTES: an lxml parse of 1 MiB takes ~10 ms
+# ~100x a page object's usual time: past it the outlet's pages go to threads (a layout that makes its
+# page object slow would otherwise hold up every download of the crawl, page after page).
+INLINE_SLOW_SECONDS = 0.25
 
 
 def _adhoc_run_id() -> str:
@@ -35,7 +49,12 @@ class ExtractPipeline:
     """Scrapy item pipeline: FetchedPage in, Article out; anything else passes through."""
 
     def __init__(
-        self, run_id: str, min_extracted_size: int = 50, timeout: float = 20.0, workers: int = 0
+        self,
+        run_id: str,
+        min_extracted_size: int = 50,
+        timeout: float = 20.0,
+        workers: int = 0,
+        inline_max_bytes: int = INLINE_MAX_BYTES,
     ) -> None:
         if min_extracted_size < 0:
             raise ConfigError(f"EXTRACT_MIN_SIZE must be >= 0, got {min_extracted_size}")
@@ -43,10 +62,14 @@ class ExtractPipeline:
             raise ConfigError(f"EXTRACT_TIMEOUT must be > 0 seconds, got {timeout}")
         if workers < 0:
             raise ConfigError(f"EXTRACT_WORKERS must be >= 0 (0 = threads), got {workers}")
+        if inline_max_bytes < 0:
+            raise ConfigError(f"EXTRACT_INLINE_MAX_BYTES must be >= 0 (0 = never), got {inline_max_bytes}")
         self.run_id = run_id
         self.min_extracted_size = min_extracted_size
         self.timeout = timeout
         self.workers = workers
+        self.inline_max_bytes = inline_max_bytes
+        self._slow_outlets: set[str] = set()  # page objects too slow for the reactor thread
         # Processes can be killed on timeout, threads cannot (see pipelines.extract_workers).
         self.pool: ExtractWorkerPool | None = ExtractWorkerPool(workers) if workers else None
         self._thread_outlets: set[str] = set()
@@ -64,6 +87,7 @@ class ExtractPipeline:
             min_extracted_size=settings.getint("EXTRACT_MIN_SIZE", 50),
             timeout=settings.getfloat("EXTRACT_TIMEOUT", 20.0),
             workers=settings.getint("EXTRACT_WORKERS", 0),
+            inline_max_bytes=settings.getint("EXTRACT_INLINE_MAX_BYTES", INLINE_MAX_BYTES),
         )
         pipeline.crawler = crawler
         return pipeline
@@ -94,6 +118,16 @@ class ExtractPipeline:
                     )
         if self.pool is not None and request is not None:
             return await self.pool.extract(request, self.timeout)
+        if self.pool is None and self._inline(item):
+            started = time.perf_counter()
+            try:
+                return extract_article(
+                    item, run_id=self.run_id, min_extracted_size=self.min_extracted_size, fast_only=True
+                )
+            except SlowStepNeeded:
+                pass  # the whole page again in a thread: one more parse beside a step of ~100 ms or more
+            finally:
+                self._check_inline_time(item.outlet, time.perf_counter() - started)
         # A thread cannot be killed: on timeout the extraction finishes in the background and its
         # result is discarded, but the crawl goes on and the page stays archived in the WARC.
         return await asyncio.wait_for(
@@ -101,6 +135,25 @@ class ExtractPipeline:
                 extract_article, item, run_id=self.run_id, min_extracted_size=self.min_extracted_size
             ),
             timeout=self.timeout,
+        )
+
+    def _inline(self, item: FetchedPage) -> bool:
+        return (
+            self.inline_max_bytes > 0
+            and len(item.body) <= self.inline_max_bytes
+            and item.parser is not None
+            and item.outlet not in self._slow_outlets
+        )
+
+    def _check_inline_time(self, outlet: str, seconds: float) -> None:
+        if seconds <= INLINE_SLOW_SECONDS or outlet in self._slow_outlets:
+            return
+        self._slow_outlets.add(outlet)
+        self._count("newsarchive/extract/inline_too_slow")
+        logger.warning(
+            "%s: a page object took %.2fs on the crawl's thread; its pages are extracted in threads from now on",
+            outlet,
+            seconds,
         )
 
     async def process_item(self, item: Any) -> Any:
