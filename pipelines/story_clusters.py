@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,7 @@ class RunStoryClusters:
         """The days whose archived articles a body published at `published_at` is compared with."""
         if self.root is None or not published_at:
             return []
-        try:
-            day = date.fromisoformat(published_at[:10])
-        except ValueError:
-            return []
-        return [(day + timedelta(days=d)).isoformat() for d in range(-self.seed_days, self.seed_days + 1)]
+        return list(_days_around(published_at[:10], self.seed_days))
 
     def seeding_needed(self, published_at: str | None) -> bool:
         return any(d not in self._loaded_days for d in self.seed_days_of(published_at))
@@ -68,6 +65,16 @@ class RunStoryClusters:
             self._loaded_days.update(missing)
             files = partition_files(self.root, missing, exclude_run_id=self.run_id)
             return seed_from_rows(self.index, iter_article_rows(files))
+
+
+@lru_cache(maxsize=4096)
+def _days_around(day: str, seed_days: int) -> tuple[str, ...]:
+    # Asked twice per article (is seeding needed, then seed): a crawl's articles share a few dozen days.
+    try:
+        start = date.fromisoformat(day)
+    except ValueError:
+        return ()
+    return tuple((start + timedelta(days=d)).isoformat() for d in range(-seed_days, seed_days + 1))
 
 
 # (archive root, run id, seed days) -> the run's clusters and how many pipelines hold them.
