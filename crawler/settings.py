@@ -147,7 +147,8 @@ EXTRACT_MAX_BYTES = 8 * 1024 * 1024  # bigger pages are archived, not extracted 
 # N >= 1 = N spawned worker processes, killed and replaced on timeout. TOML outlets still use threads.
 EXTRACT_WORKERS = 0
 # In thread mode, a page up to this size goes through its page object on the reactor thread (~2 ms; a
-# thread hand-off cost more): only pages that need trafilatura go to a thread. 0 = every page in a thread.
+# thread hand-off cost more); pages that need trafilatura (or the language model's first load) go to a
+# thread. 0 = every page in a thread. Worker processes (EXTRACT_WORKERS >= 1) get every page.
 EXTRACT_INLINE_MAX_BYTES = 1024 * 1024
 TOPICS = ["russia-dprk"]
 TOPIC_ARCHIVE_ALL = False

@@ -1,12 +1,14 @@
-"""The Scrapy adapter of extraction: `ExtractPipeline` runs `extract_article` with a time limit, in
-threads or in killable worker processes (`EXTRACT_WORKERS`).
+"""The Scrapy adapter of extraction: `ExtractPipeline` runs `extract_article` on the reactor thread
+when the page needs no slow step, otherwise under a time limit in threads or in killable worker
+processes (`EXTRACT_WORKERS`).
 
-In thread mode (the default) a page up to EXTRACT_INLINE_MAX_BYTES first goes through its page object on
-the reactor thread: an lxml parse and a few lookups, ~2 ms on a real article page, while handing it to a
-thread cost more CPU than that work (the GIL changes hands ~20 times per page: the notes in bench/pipeline.py). Only a
-page that needs a slow step goes to a thread: trafilatura (no page object, a failed one, a body that
-looks wrong), unbounded, or the first use of the language model (~0.5 s to load). An outlet whose page object once takes longer than INLINE_SLOW_SECONDS
-is sent to threads for the rest of the crawl.
+In thread mode (the default) a page up to EXTRACT_INLINE_MAX_BYTES first goes through its page object
+on the reactor thread: an lxml parse and a few lookups, ~2 ms on a real article page, while handing it
+to a thread cost more CPU than that work (the GIL changed hands ~20 times per page: the notes in
+bench/pipeline.py). Only a page that needs a slow step goes to a thread: trafilatura (no page object, a
+failed one, a body that looks wrong), unbounded, or the first use of the language model (~0.5 s to
+load). An outlet whose page object once takes longer than INLINE_SLOW_SECONDS is sent to threads for
+the rest of the crawl. With worker processes, every page goes to them.
 
 The extraction itself is `pipelines.article_extraction.extract_article` (pure, no Scrapy).
 """
