@@ -44,11 +44,11 @@ class RunStoryClusters:
         self._loaded_days: set[str] = set()
         self._load_lock = threading.Lock()
 
-    def seed_days_of(self, published_at: str | None) -> list[str]:
+    def seed_days_of(self, published_at: str | None) -> tuple[str, ...]:
         """The days whose archived articles a body published at `published_at` is compared with."""
         if self.root is None or not published_at:
-            return []
-        return list(_days_around(published_at[:10], self.seed_days))
+            return ()
+        return _days_around(published_at[:10], self.seed_days)  # cached and shared: a tuple, not copied
 
     def seeding_needed(self, published_at: str | None) -> bool:
         return any(d not in self._loaded_days for d in self.seed_days_of(published_at))
