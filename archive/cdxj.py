@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -88,6 +89,8 @@ def _mime(value: str | None) -> str | None:
     return value
 
 
+# A capture keys its request and response records by the same URI: the second lookup is free.
+@lru_cache(maxsize=4096)
 def surt_key(url: str) -> str:
     try:
         return str(surt.surt(url))

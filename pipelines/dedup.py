@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from array import array
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import Any
 
 from archive.jsonl import iter_row_files, read_rows
 from core.config import ConfigError
+from pipelines.cluster_candidates import SketchColumns, new_posting, ranked_candidates, shared_counts
 from pipelines.story_sketch import (
     CONTAINMENT_THRESHOLD,
     JACCARD_THRESHOLD,
@@ -105,7 +106,8 @@ class StoryClusterIndex:
         # JST day number (None: undated) -> sketch value -> indexes into _sketches. By day, so that a
         # body is compared only with the bodies of its window: the rest were skipped after counting
         # anyway, and counting them made a long crawl quadratic (bench/pipeline.py, 4x the pages).
-        self._postings: dict[int | None, dict[int, list[int]]] = {}
+        self._postings: dict[int | None, dict[int, array[int]]] = {}
+        self._columns = SketchColumns()  # the numbers of _sketches the candidate filter reads
         self._shortest = SKETCH_SIZE  # the fewest values of an indexed sketch
         self._lock = threading.Lock()
 
@@ -187,12 +189,17 @@ class StoryClusterIndex:
         self._by_hash[text_hash] = cluster
         index = len(self._sketches)
         self._sketches.append((sketch, cluster, day))
+        self._columns.append(len(sketch.values), sketch.size, day)
         self._shortest = min(self._shortest, len(sketch.values))
         postings = self._postings.setdefault(day, {})
         for value in sketch.values:
-            postings.setdefault(value, []).append(index)
+            posting = postings.get(value)
+            if posting is None:
+                postings[value] = new_posting(index)
+            else:
+                posting.append(index)
 
-    def _postings_near(self, day: int | None) -> list[dict[int, list[int]]]:
+    def _postings_near(self, day: int | None) -> list[dict[int, array[int]]]:
         """The postings of the days a body of `day` may be compared with (undated ones: with all)."""
         if day is None:
             return list(self._postings.values())
@@ -201,48 +208,41 @@ class StoryClusterIndex:
     def _best_match(self, sketch: Sketch, day: int | None) -> Match | None:
         if sketch.size < self.min_near_shingles:
             return None
-        # One count over every posting list found (Counter.update per list cost more than the lookups);
-        # map/filter keep the lookups in C: a generator paid a Python step per value and day.
         values = sketch.values
-        shared = Counter(
+        # One count over every posting list found, in C (pipelines.cluster_candidates: why numpy).
+        indexes, counts = shared_counts(
             chain.from_iterable(
-                chain.from_iterable(filter(None, map(postings.get, values)))
-                for postings in self._postings_near(day)
+                filter(None, map(postings.get, values)) for postings in self._postings_near(day)
             )
         )
-        # A pair sharing fewer than MIN_SHARED values is never compared (unless a sketch is that short):
-        # most_common sorts in C, so the loop below stops at the first count too low for any indexed
-        # sketch (the shortest one decides).
+        # A pair sharing fewer than MIN_SHARED values is never compared (unless a sketch is that short;
+        # the shortest indexed one decides where counting stops).
         floor = min(MIN_SHARED, len(values))
-        stop = min(floor, self._shortest)
-        # Each candidate's upper bound first, from the count alone; then the full comparisons, highest
-        # bound first, until no bound left can beat (or tie) the best found. On the simulator, where a
-        # day's bodies are near copies of each other, this skips most comparisons; the result is the same.
-        candidates: list[tuple[float, int]] = []
-        for index, count in shared.most_common():
-            if count < stop:
-                break
-            other, _, other_day = self._sketches[index]
-            if count < min(floor, len(other.values)):
-                continue
-            if day is not None and other_day is not None and abs(day - other_day) > self.window_days:
-                continue
-            if other.size < self.min_near_shingles:
-                continue
-            # Containment grows with the Jaccard estimate, so its bound follows from the same one.
-            bound = sketch.jaccard_bound(other, count)
-            if min(sketch.size, other.size) >= MIN_CONTAINMENT_SHINGLES:
-                bound = max(bound, sketch.containment(other, bound))
-            elif bound < self.jaccard_threshold:
-                continue
-            if bound < self.jaccard_threshold and bound < self.containment_threshold:
-                continue  # most candidates: they share a stock sentence or two
-            candidates.append((-bound, index))
-        candidates.sort()
+        # Each candidate's upper bound first, from the count alone (containment grows with the Jaccard
+        # estimate, so its bound follows from the same one; most candidates share only a stock sentence
+        # or two and fall here); then the full comparisons, highest bound first, until no bound left can
+        # beat (or tie) the best found. On the simulator, where a day's bodies are near copies of each
+        # other, this skips most comparisons; the result is the same.
+        candidates = ranked_candidates(
+            indexes,
+            counts,
+            self._columns,
+            length=len(values),
+            size=sketch.size,
+            day=day,
+            stop=min(floor, self._shortest),
+            floor=floor,
+            k=SKETCH_SIZE,
+            window_days=self.window_days,
+            min_near_shingles=self.min_near_shingles,
+            min_containment_shingles=MIN_CONTAINMENT_SHINGLES,
+            jaccard_threshold=self.jaccard_threshold,
+            containment_threshold=self.containment_threshold,
+        )
         mine = frozenset(sketch.values)
         best: tuple[float, int, Match] | None = None
-        for negative_bound, index in candidates:
-            if best is not None and -negative_bound < best[0]:
+        for bound, index in candidates:
+            if best is not None and bound < best[0]:
                 break
             other, cluster, _ = self._sketches[index]
             jaccard = sketch.jaccard(other, mine=mine)

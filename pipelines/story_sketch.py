@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 
@@ -96,9 +97,17 @@ class Sketch:
         union = len(self.values) + len(other.values) - len(both)
         if union <= k:
             return len(both) / union if union else 0.0
-        # Both tuples are sorted, so sorting their concatenation is one merge; a shared value comes twice.
-        smallest = list(dict.fromkeys(sorted(self.values + other.values)))[:k]
-        return len(both.intersection(smallest)) / k
+        # Both tuples are sorted, so sorting their concatenation is one merge, where a shared value comes
+        # twice. The union's k-th smallest value is merged[p] for the p at which the values up to it,
+        # less the shared ones counted twice, number k: p = k - 1 + (shared values <= merged[p]), found
+        # by iterating from k - 1 (p only grows). The estimate is then those shared values over k.
+        # (Deduplicating the merge and intersecting its first k values cost twice as much, measured.)
+        merged = sorted(self.values + other.values)
+        shared = sorted(both)
+        p = k - 1
+        while (q := k - 1 + bisect_right(shared, merged[p])) != p:
+            p = q
+        return (p - k + 1) / k
 
     def jaccard_bound(self, other: Sketch, shared: int, k: int = SKETCH_SIZE) -> float:
         """An upper bound of `jaccard(other)` from the number of values the two sketches share, without
