@@ -49,6 +49,7 @@ class CrawlDelay:
         self.parser_class: Any = load_object(crawler.settings["ROBOTSTXT_PARSER"])
         self.jitter = crawler.settings.getfloat("DOWNLOAD_DELAY_JITTER")
         self.floors: dict[str, tuple[float, float]] = {}  # slot key -> (delay, jitter)
+        self.delays: dict[str, float] = {}  # slot key -> the Crawl-delay applied (capped, >= DOWNLOAD_DELAY)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -90,6 +91,7 @@ class CrawlDelay:
                 self.max_delay,
             )
         key = self._downloader().get_slot_key(request)
+        self.delays[key] = delay
         self.floors[key] = slot_floor(delay, self.jitter)
         stats = self.crawler.stats
         if stats is not None:
@@ -111,6 +113,15 @@ class CrawlDelay:
         if slot.delay < delay:
             slot.delay = delay
         slot.jitter = min(slot.jitter, jitter)
+
+    def delay_for(self, request: Request) -> float:
+        """The Crawl-delay applied to the host of `request` (0.0 when its robots.txt asks none, or was
+        not read yet): crawler.redis_politeness paces all workers of a distributed crawl by it."""
+        if not self.delays:
+            return 0.0
+        downloader = self._downloader()
+        key = request.meta.get(downloader.DOWNLOAD_SLOT) or downloader.get_slot_key(request)
+        return self.delays.get(key, 0.0)
 
     def _downloader(self) -> Any:
         assert self.crawler.engine is not None

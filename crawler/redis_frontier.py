@@ -8,8 +8,8 @@ seen-set in Redis. Two parts of it are unfit for us and are extended here, not f
   whole job (the seen-set keeps other workers from ever scheduling them again). `LeasedQueue.pop` moves
   the request, in the same Lua script, into a pending sorted set scored by its lease expiry;
   `LeasedScheduler` releases the lease once the engine is done with the request (downloaded, callback
-  run, items through the pipelines) and `idle_probe` (called by idle workers) puts the requests of
-  dead workers back in the queue.
+  run, items through the pipelines), renews the leases of requests still in flight every third of a
+  lease, and `idle_probe` (called by idle workers) puts the requests of dead workers back in the queue.
 - Its scheduler calls the stats collector with a `spider=` argument that Scrapy 2.19 deprecates, and
   makes two round trips per scheduled request (SADD then ZADD): ours makes one (a Lua script) and calls
   the stats the current way.
@@ -62,6 +62,18 @@ end
 return #items
 """
 
+# Leases of requests still in flight moved to now + lease; XX: a lease already expired and re-queued by
+# another worker is not brought back (that worker's copy is the live one now).
+_RENEW = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'XX', now_ms + lease, ARGV[i])
+end
+return #ARGV - 1
+"""
+
 # What an idle worker needs to know, in one round trip: expired leases re-queued first, then how many
 # requests are leased, seeds wait (KEYS[3]) and requests are queued.
 _IDLE_PROBE = (
@@ -92,6 +104,7 @@ class LeasedQueue(PriorityQueue):  # type: ignore[misc]
         self._requeue = server.register_script(_REQUEUE_EXPIRED)
         self._enqueue = server.register_script(_ENQUEUE_UNSEEN)
         self._probe = server.register_script(_IDLE_PROBE)
+        self._renew = server.register_script(_RENEW)
 
     def push_unseen(self, request: Request, fingerprint: str) -> bool:
         """Queue the request unless the seen-set has its fingerprint ('' = do not filter)."""
@@ -113,6 +126,12 @@ class LeasedQueue(PriorityQueue):  # type: ignore[misc]
         items = [self.leased.pop(r) for r in requests if r in self.leased]
         if items:
             self.server.zrem(self.pending_key, *items)
+
+    def renew(self, requests: list[Request]) -> None:
+        """Extend the leases of requests this worker still works on to a full lease from now."""
+        items = [self.leased[r] for r in requests if r in self.leased]
+        if items:
+            self._renew(keys=[self.pending_key], args=[self.lease_ms, *items])
 
     def requeue_expired(self) -> int:
         return int(self._requeue(keys=[self.key, self.pending_key]))
@@ -148,6 +167,7 @@ class LeasedScheduler(Scheduler):  # type: ignore[misc]
     lease_ms = 120_000
     private_job = False
     _empty_until = 0.0
+    _renew_at = 0.0
     _releaser: task.LoopingCall | None = None
 
     def open(self, spider: Spider) -> None:
@@ -156,6 +176,7 @@ class LeasedScheduler(Scheduler):  # type: ignore[misc]
         self.queue.seen_key = self.df.key
         if hasattr(spider, "frontier"):  # a worker spider (crawler.redis_worker) asks it when idle
             spider.frontier = self
+        self._renew_at = time.monotonic() + self.lease_ms / 3000
         self._releaser = task.LoopingCall(self.release_finished)
         self._releaser.start(RELEASE_INTERVAL_S, now=False)
 
@@ -209,6 +230,13 @@ class LeasedScheduler(Scheduler):  # type: ignore[misc]
         else:
             done = [r for r in self.queue.leased if r not in inprogress]
         self.queue.release(done)
+        # A request may stay in flight longer than its lease (the host's slots are reserved far ahead,
+        # a Retry-After pause, a slow page): renewed at a third of the lease, it is never taken for the
+        # request of a dead worker and fetched twice; only a worker that stops renewing loses its leases.
+        now = time.monotonic()
+        if self.queue.leased and now >= self._renew_at:
+            self.queue.renew(list(self.queue.leased))
+            self._renew_at = now + self.lease_ms / 3000
 
     def idle_probe(self, seeds_key: str) -> tuple[int, int, int, int]:
         """For an idle worker (crawler.redis_worker), in one round trip: (re-queued expired leases,

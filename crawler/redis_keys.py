@@ -10,6 +10,8 @@
     newsarchive:job:<job>:<spider>:followups    the run id of the worker that schedules the spider's
                                                 revisits, retries and catch-ups (SET NX)
     newsarchive:host:<host>                     the earliest time (ms) the next request to host may go
+    newsarchive:host:<host>:paused              the time (ms) until which host asked to be left alone
+                                                (Retry-After on a 429/503 that one worker received)
     newsarchive:archived:url / :path            the archived-URL state (pipelines.redis_state)
     newsarchive:validators                      hash: discovery URL -> [ETag, Last-Modified] (same)
 
@@ -42,3 +44,7 @@ def pending_key(queue_key: str) -> str:
 
 def host_key(host: str) -> str:
     return f"{PREFIX}:host:{host.lower()}"
+
+
+def host_pause_key(host: str) -> str:
+    return f"{host_key(host)}:paused"

@@ -28,7 +28,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from archive.verify import verify_archive
-from crawler.crawl_delay import slot_floor
+from crawler.crawl_delay import CrawlDelay, slot_floor
 from crawler.retry_after import RateLimited, RetryAfterMiddleware, parse_retry_after
 from spiders.jiji import JijiSpider
 from tests.hostile_crawl import CrawlRun, run_crawl
@@ -221,3 +221,22 @@ def test_the_crawl_delay_floor_keeps_jitter_above_it() -> None:
     assert delay * (1 - jitter) == pytest.approx(1.0)
     assert delay * (1 + jitter) == pytest.approx(2.0)
     assert slot_floor(2.0, 0.0) == (2.0, 0.0)
+
+
+def test_the_crawl_delay_of_each_host_is_known_to_the_shared_gate() -> None:
+    """What crawler.redis_politeness asks in a distributed crawl: the Crawl-delay applied to a host."""
+    crawler = get_crawler(JijiSpider, {"ROBOTSTXT_OBEY": True, "DOWNLOAD_DELAY": 1.0})
+    crawler.engine = type("Engine", (), {})()
+    slot_key = staticmethod(lambda r: r.url.split("/")[2])
+    crawler.engine.downloader = type(
+        "Downloader", (), {"DOWNLOAD_SLOT": "download_slot", "slots": {}, "get_slot_key": slot_key}
+    )()
+    ext = CrawlDelay.from_crawler(crawler)
+    assert ext.delay_for(Request("https://www.jiji.com/a")) == 0.0  # robots.txt not read yet
+    for host, rules in (("www.jiji.com", b"Crawl-delay: 3"), ("www.asahi.com", b"Crawl-delay: 0.2")):
+        robots = Request(f"https://{host}/robots.txt", meta={"dont_obey_robotstxt": True})
+        body = b"User-agent: *\n" + rules + b"\nDisallow: /private\n"
+        ext.response_received(Response(robots.url, body=body, request=robots), robots)
+    assert ext.delay_for(Request("https://www.jiji.com/jc/article?k=1")) == 3.0
+    assert ext.delay_for(Request("https://www.asahi.com/a")) == 1.0  # never below DOWNLOAD_DELAY
+    assert ext.delay_for(Request("https://www.mainichi.jp/a")) == 0.0  # no robots.txt delay

@@ -8,18 +8,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import redis
 from scrapy import Request, Spider
+from scrapy.http import Response
 
 from archive.run_merge import merge_manifests
 from archive.storage import LocalStore
 from crawler.cli import main
-from crawler.redis_frontier import LeasedQueue
+from crawler.redis_frontier import LeasedQueue, LeasedScheduler
 from crawler.redis_keys import CURRENT_JOB, job_key, spider_key
 from crawler.redis_politeness import SharedHostDelayMiddleware
 from crawler.redis_worker import distributed, seed_message
+from crawler.retry_after import RateLimited
 from crawler.simulator import Simulator
 from spiders.registry import OUTLETS
 
@@ -62,12 +65,101 @@ def test_expired_lease_goes_back_to_the_queue(redis_db: str) -> None:
 def test_shared_host_delay_reserves_successive_slots(redis_db: str) -> None:
     server = redis.Redis.from_url(redis_db)
     workers = [SharedHostDelayMiddleware(server, 0.2) for _ in range(3)]
-    waits = [int(w._reserve(keys=["newsarchive:host:h:1"], args=[w.delay_ms])) for w in workers]
+    waits = [w.reserve(Request("http://h:1/a")) for w in workers]
     # whoever asks, each request gets the next free slot of the host: 0, 200, 400 ms (+ elapsed time)
     assert waits[0] == 0
     assert 180 <= waits[1] <= 200 and 380 <= waits[2] <= 400
-    other = int(workers[0]._reserve(keys=["newsarchive:host:other:1"], args=[200]))
-    assert other == 0  # hosts do not wait for each other
+    assert workers[0].reserve(Request("http://other:1/a")) == 0  # hosts do not wait for each other
+
+
+class _CrawlDelays:
+    """What the gate asks of crawler.crawl_delay.CrawlDelay: the Crawl-delay of a request's host."""
+
+    def __init__(self, delays: dict[str, float]) -> None:
+        self.delays = delays
+
+    def delay_for(self, request: Request) -> float:
+        return self.delays.get(request.url.split("/")[2], 0.0)
+
+
+def test_a_crawl_delay_longer_than_the_host_delay_spaces_every_worker(redis_db: str) -> None:
+    server = redis.Redis.from_url(redis_db)
+    delays = _CrawlDelays({"slow:1": 0.5})  # what each worker read in the host's robots.txt
+    workers = [SharedHostDelayMiddleware(server, 0.2, crawl_delays=delays) for _ in range(3)]
+    waits = [w.reserve(Request("http://slow:1/a")) for w in workers]
+    assert waits[0] == 0
+    assert 480 <= waits[1] <= 500 and 980 <= waits[2] <= 1000
+    # a host without a Crawl-delay keeps the host delay
+    assert [w.reserve(Request("http://fast:1/a")) for w in workers[:2]][1] in range(180, 201)
+
+
+def _answer(url: str, status: int, retry_after: str) -> tuple[Request, Response]:
+    request = Request(url)
+    return request, Response(url, status=status, headers={"Retry-After": retry_after}, request=request)
+
+
+def test_a_retry_after_one_worker_receives_pauses_the_host_for_all(redis_db: str) -> None:
+    server = redis.Redis.from_url(redis_db)
+    told, other = (SharedHostDelayMiddleware(server, 0.1, max_pause_s=5) for _ in range(2))
+    assert other.reserve(Request("http://busy:1/a")) == 0
+    request, response = _answer("http://busy:1/b", 429, "2")
+    assert told.process_response(request, response) is response  # the retry is RetryMiddleware's call
+    # the other worker's next slot comes after the pause, not one host delay later
+    assert 1900 <= other.reserve(Request("http://busy:1/c")) <= 2000
+    assert other.reserve(Request("http://calm:1/a")) == 0  # other hosts are not paused
+    # a shorter pause asked later does not shorten it; a 200 with the header pauses nothing
+    told.process_response(*_answer("http://busy:1/d", 503, "1"))
+    told.process_response(*_answer("http://calm:1/b", 200, "30"))
+    assert other.reserve(Request("http://busy:1/e")) >= 1900
+    assert other.reserve(Request("http://calm:1/c")) <= 100
+
+
+def test_a_pause_beyond_retry_after_max_fails_other_workers_requests_at_once(redis_db: str) -> None:
+    server = redis.Redis.from_url(redis_db)
+    told, other = (SharedHostDelayMiddleware(server, 0.1, max_pause_s=60) for _ in range(2))
+    told.process_response(*_answer("http://busy:1/a", 429, "3600"))
+    assert other.reserve(Request("http://busy:1/b")) == -1
+    pending = other.process_request(Request("http://busy:1/c"))
+    with pytest.raises(RateLimited, match="RETRY_AFTER_MAX"):
+        pending.send(None)  # raised before any wait: the URL fails as rate_limited, nothing is sent
+    assert other.reserve(Request("http://calm:1/a")) == 0
+
+
+def test_a_renewed_lease_is_not_taken_for_a_dead_worker(redis_db: str) -> None:
+    busy = make_queue(redis_db, lease_ms=150)
+    busy.push_unseen(Request("http://127.0.0.1/slow"), "fp-slow")
+    request = busy.pop()
+    assert request is not None
+    other = make_queue(redis_db)
+    for _ in range(4):  # in flight for 400 ms, more than twice its lease, renewed every 100 ms
+        time.sleep(0.1)
+        busy.renew([request])
+        assert other.requeue_expired() == 0
+    time.sleep(0.2)  # the worker stops renewing (it died): the lease runs out
+    assert other.requeue_expired() == 1
+    busy.renew([request])  # a late renewal does not take the request back from the queue
+    assert other.pending_count() == 0 and len(other) == 1
+
+
+def test_the_scheduler_renews_only_requests_still_in_flight(redis_db: str) -> None:
+    queue = make_queue(redis_db, lease_ms=300)
+    for path in ("done", "flying"):
+        queue.push_unseen(Request(f"http://127.0.0.1/{path}"), f"fp-{path}")
+    done, flying = queue.pop(), queue.pop()
+    assert done is not None and flying is not None
+    engine = SimpleNamespace(_slot=SimpleNamespace(inprogress={flying}))
+    crawler = SimpleNamespace(engine=engine, signals=SimpleNamespace(send_catch_log=lambda *a: None))
+    scheduler = LeasedScheduler.__new__(LeasedScheduler)  # the scheduler's own method, without Scrapy
+    scheduler.queue, scheduler.crawler, scheduler.lease_ms = queue, crawler, 300
+    scheduler.release_finished()  # the finished one released, the other renewed
+    assert list(queue.leased) == [flying] and queue.pending_count() == 1
+    before = queue.server.zscore(queue.pending_key, queue.leased[flying])
+    time.sleep(0.15)
+    scheduler.release_finished()  # a third of the lease has passed: renewed again
+    assert queue.server.zscore(queue.pending_key, queue.leased[flying]) >= before + 140
+    scheduler.release_finished()  # not yet due: unchanged
+    time.sleep(0.25)
+    assert make_queue(redis_db).requeue_expired() == 0  # 400 ms after the pop, still leased
 
 
 def test_seed_requests_go_through_the_seen_set() -> None:
