@@ -9,7 +9,8 @@ kept as `array('i')` so that they can be joined into one buffer and counted in C
 containers the garbage collector has to scan, unlike the lists they replace.
 
 The arithmetic is the same as Sketch.jaccard_bound and Sketch.containment, step for step in float64, so a
-candidate passes here exactly when it passed the scalar filter (tests/test_dedup.py compares the two).
+candidate passes here exactly when it passed the scalar filter this replaced (tests/test_dedup.py checks
+the index's best match against comparing every sketch in full).
 """
 
 from __future__ import annotations
