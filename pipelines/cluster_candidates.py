@@ -110,9 +110,8 @@ def ranked_candidates(
         )
     long_enough = smaller >= min_containment_shingles
     bound = np.where(long_enough, np.maximum(bound, containment), bound)
-    keep = (long_enough | (bound >= jaccard_threshold)) & (
-        (bound >= jaccard_threshold) | (bound >= containment_threshold)
-    )
+    # Kept: a Jaccard bound at its threshold, or (bodies long enough) a containment bound at its own.
+    keep = (bound >= jaccard_threshold) | (long_enough & (bound >= containment_threshold))
     indexes, bound = indexes[keep], bound[keep]
     order = np.lexsort((indexes, -bound))
     return list(zip(bound[order].tolist(), indexes[order].tolist(), strict=True))
