@@ -30,7 +30,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.redis_keys import pending_key
+from crawler.redis_keys import LUA_NOW_MS, pending_key
 from pipelines.redis_state import flush_marks
 
 logger = logging.getLogger(__name__)
@@ -40,20 +40,23 @@ EMPTY_BACKOFF_S = 0.1
 STAT_REQUEUED = "newsarchive/redis/requeued_expired"
 
 # Take the best request and lease it in one step, so that no crash between the two can lose it.
-_POP_AND_LEASE = """
+_POP_AND_LEASE = (
+    """
 local item = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 if not item then return false end
 redis.call('ZREM', KEYS[1], item)
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+    + LUA_NOW_MS
+    + """
 redis.call('ZADD', KEYS[2], now_ms + tonumber(ARGV[1]), item)
 return item
 """
+)
 
 # Expired leases go back to the queue at their own priority (the score they had is not kept: 0 = normal).
-_REQUEUE_EXPIRED = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_REQUEUE_EXPIRED = (
+    LUA_NOW_MS
+    + """
 local items = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms, 'LIMIT', 0, 100)
 for _, item in ipairs(items) do
   redis.call('ZREM', KEYS[2], item)
@@ -61,18 +64,20 @@ for _, item in ipairs(items) do
 end
 return #items
 """
+)
 
 # Leases of requests still in flight moved to now + lease; XX: a lease already expired and re-queued by
 # another worker is not brought back (that worker's copy is the live one now).
-_RENEW = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_RENEW = (
+    LUA_NOW_MS
+    + """
 local lease = tonumber(ARGV[1])
 for i = 2, #ARGV do
   redis.call('ZADD', KEYS[1], 'XX', now_ms + lease, ARGV[i])
 end
 return #ARGV - 1
 """
+)
 
 # What an idle worker needs to know, in one round trip: expired leases re-queued first, then how many
 # requests are leased, seeds wait (KEYS[3]) and requests are queued.

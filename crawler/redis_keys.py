@@ -1,4 +1,5 @@
-"""Names of the Redis keys a distributed crawl uses, in one place (no Redis import here).
+"""Names of the Redis keys a distributed crawl uses, in one place (no Redis import here), and the Lua
+lines every script reads Redis's clock with.
 
     newsarchive:job:current                     the job `newsarchive seed` made last (its id)
     newsarchive:job:<job>                       hash: since, until, outlets (JSON) of the job
@@ -22,6 +23,12 @@ which is what makes a second run skip known articles, outlives every job (so do 
 from __future__ import annotations
 
 PREFIX = "newsarchive"
+
+# Redis's clock in milliseconds, as `now_ms`: the only clock, so the workers' clocks need not agree.
+LUA_NOW_MS = """
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
 CURRENT_JOB = f"{PREFIX}:job:current"
 
 

@@ -34,22 +34,17 @@ from scrapy_redis.connection import get_redis_from_settings
 from twisted.internet import task
 
 from crawler.crawl_delay import CrawlDelay
-from crawler.redis_keys import host_key, host_pause_key
+from crawler.redis_keys import LUA_NOW_MS, host_key, host_pause_key
 from crawler.retry_after import RATE_LIMIT_STATUSES, RateLimited, parse_retry_after
 
 STAT_WAITED_MS = "newsarchive/redis/host_wait_ms"
 STAT_PAUSED = "newsarchive/redis/host_paused"
 STAT_RATE_LIMITED = "newsarchive/redis/rate_limited"
 
-_NOW_MS = """
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
 # KEYS: next free slot, pause; ARGV: delay ms, longest pause waited for (ms). Returns the wait in ms, or
 # -1 when the host's pause is longer than that (no slot is taken then).
 _RESERVE_SLOT = (
-    _NOW_MS
+    LUA_NOW_MS
     + """
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused - now_ms > tonumber(ARGV[2]) then return -1 end
@@ -62,7 +57,7 @@ return slot - now_ms
 
 # KEYS: pause; ARGV: wait ms. The pause only ever grows (two answers: the later time wins).
 _PAUSE = (
-    _NOW_MS
+    LUA_NOW_MS
     + """
 local until_ms = now_ms + tonumber(ARGV[1])
 if until_ms > tonumber(redis.call('GET', KEYS[1]) or '0') then
@@ -86,15 +81,12 @@ class SharedHostDelayMiddleware:
         *,
         max_pause_s: float = 600.0,
         crawl_delays: HostDelays | None = None,
-        crawler: Crawler | None = None,
     ) -> None:
-        """`crawl_delays`: where the hosts' Crawl-delays are read; else looked up among `crawler`'s
-        extensions on the first request."""
+        """`crawl_delays`: the hosts' robots.txt Crawl-delays (crawler.crawl_delay.CrawlDelay), if obeyed."""
         self.delay_ms = round(delay_s * 1000)
         self.max_pause_ms = round(max_pause_s * 1000)
         self.stats = stats
         self.crawl_delays = crawl_delays
-        self.crawler = crawler if crawl_delays is None else None
         self._reserve = server.register_script(_RESERVE_SLOT)
         self._pause = server.register_script(_PAUSE)
 
@@ -108,16 +100,11 @@ class SharedHostDelayMiddleware:
             delay,
             crawler.stats,
             max_pause_s=crawler.settings.getfloat("RETRY_AFTER_MAX", 600.0),
-            crawler=crawler,
+            # Built before the engine's downloader middlewares; absent when ROBOTSTXT_OBEY is off.
+            crawl_delays=next((e for e in crawler.extensions.middlewares if isinstance(e, CrawlDelay)), None),
         )
 
     def _crawl_delay_ms(self, request: Request) -> int:
-        if self.crawl_delays is None and self.crawler is not None:
-            # Extensions are built after the downloader middlewares: found on the first request.
-            found = [e for e in self.crawler.extensions.middlewares if isinstance(e, CrawlDelay)]
-            self.crawl_delays = found[0] if found else None
-            if self.crawl_delays is None:
-                self.crawler = None  # CrawlDelay is off (ROBOTSTXT_OBEY false): never look again
         return round(self.crawl_delays.delay_for(request) * 1000) if self.crawl_delays else 0
 
     def reserve(self, request: Request) -> int:

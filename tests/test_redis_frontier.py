@@ -14,10 +14,12 @@ import pytest
 import redis
 from scrapy import Request, Spider
 from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
 from archive.run_merge import merge_manifests
 from archive.storage import LocalStore
 from crawler.cli import main
+from crawler.crawl_delay import CrawlDelay
 from crawler.redis_frontier import LeasedQueue, LeasedScheduler
 from crawler.redis_keys import CURRENT_JOB, job_key, spider_key
 from crawler.redis_politeness import SharedHostDelayMiddleware
@@ -252,3 +254,15 @@ def test_only_scrapy_redis_deprecations_are_hidden() -> None:
         "old API x.py",
         "other x.py",
     ]
+
+
+def test_the_gate_reads_crawl_delays_from_the_crawlers_extension(redis_db: str) -> None:
+    """Extensions are built before the engine's downloader middlewares, so the gate finds CrawlDelay."""
+    settings = {"REDIS_URL": redis_db, "REDIS_HOST_DELAY": 0.5, "ROBOTSTXT_OBEY": True}
+    extensions = {"crawler.crawl_delay.CrawlDelay": 120}
+    crawler = get_crawler(Spider, {**settings, "EXTENSIONS": extensions})
+    gate = SharedHostDelayMiddleware.from_crawler(crawler)
+    found = [e for e in crawler.extensions.middlewares if isinstance(e, CrawlDelay)]
+    assert len(found) == 1 and gate.crawl_delays is found[0]
+    off = get_crawler(Spider, {**settings, "ROBOTSTXT_OBEY": False, "EXTENSIONS": extensions})
+    assert SharedHostDelayMiddleware.from_crawler(off).crawl_delays is None  # Crawl-delay not obeyed
